@@ -1,0 +1,2 @@
+/* placeholder, replaced by the cor module */
+int tl_cor_placeholder;

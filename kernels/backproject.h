@@ -1,0 +1,39 @@
+/* backproject.h - parallel-beam backprojection with linear interpolation.
+ *
+ * out[s][r][c] = sum_i q_s,i(x cos(theta_i) + y sin(theta_i) + a), with
+ * x = c - (N-1)/2, y = r - (N-1)/2 (DESIGN.md geometry) and q linearly
+ * interpolated between detector columns, zero outside the detector. Angular
+ * weights are expected to be folded into q already (the filter does it).
+ *
+ * Layout of the filtered sinograms: line (s, i) starts at sino + (s*n_angles + i)
+ * * stride; element 0 is a zero guard, columns 0..n_cols-1 are at 1..n_cols, and
+ * element n_cols+1 is a zero guard (stride >= n_cols + 2). The guards make the
+ * interpolation exact at the detector edges without a branch in the inner loop.
+ *
+ * Work is split over blocks of pixel rows; every slice of the slab is done in the
+ * same pass, so the interpolation indices and weights of a pixel row are computed
+ * once per angle and reused for all slices. Allocates per-thread index tables of
+ * N entries (the plan in fbp.h owns them).
+ */
+#ifndef TL_BACKPROJECT_H
+#define TL_BACKPROJECT_H
+
+#include <stddef.h>
+
+#include "workers.h"
+
+typedef struct tl_backproject_args {
+    const float *sino;     /* filtered sinograms, guarded layout above */
+    size_t stride;         /* >= n_cols + 2 */
+    size_t n_slices, n_angles, n_cols;
+    const float *cos_theta, *sin_theta; /* [n_angles] */
+    double axis;           /* a, in detector columns */
+    size_t n;              /* output grid N x N */
+    float *out;            /* [n_slices][N][N], overwritten */
+    int *index_scratch;    /* [threads][N] */
+    float *weight_scratch; /* [threads][N] */
+} tl_backproject_args;
+
+void tl_backproject_cpu(const tl_backproject_args *args, tl_workers *workers);
+
+#endif

@@ -1,0 +1,3 @@
+#include "version.h"
+
+const char *tl_version(void) { return TOMOLINE_VERSION; }

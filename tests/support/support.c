@@ -1,0 +1,106 @@
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+const char *tl_test_tmpdir(void)
+{
+    static char path[4096];
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    snprintf(path, sizeof path, "%s/tomoline-test-XXXXXX", base);
+    if (!mkdtemp(path))
+        return NULL;
+    return path;
+}
+
+static void slurp(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+int tl_test_run(tl_test_run_result *r, const char *fmt, ...)
+{
+    char args[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", tl_test_tmpdir());
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s/out' 2>'%s/err' </dev/null", TL_TEST_EXE, args, dir, dir);
+    int status = system(cmd);
+    memset(r, 0, sizeof *r);
+    if (status == -1)
+        return -1;
+    if (WIFEXITED(status)) {
+        r->exit_code = WEXITSTATUS(status);
+        /* the shell reports a child killed by signal N as 128 + N */
+        if (r->exit_code > 128 && r->exit_code < 160) {
+            r->signaled = 1;
+        }
+    } else {
+        r->exit_code = -1;
+        r->signaled = 1;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/out", dir);
+    slurp(path, r->out, sizeof r->out);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/err", dir);
+    slurp(path, r->err, sizeof r->err);
+    unlink(path);
+    rmdir(dir);
+    return 0;
+}
+
+double tl_test_rel_l2_disk(const float *recon, const float *truth, size_t n, double radius)
+{
+    double num = 0, den = 0, centre = 0.5 * ((double)n - 1);
+    for (size_t r = 0; r < n; r++)
+        for (size_t c = 0; c < n; c++) {
+            double x = (double)c - centre, y = (double)r - centre;
+            if (x * x + y * y > radius * radius)
+                continue;
+            double d = (double)recon[r * n + c] - (double)truth[r * n + c];
+            num += d * d;
+            den += (double)truth[r * n + c] * (double)truth[r * n + c];
+        }
+    return den > 0 ? sqrt(num / den) : INFINITY;
+}
+
+double tl_test_mean_disk(const float *slice, size_t n, double x0, double y0, double radius)
+{
+    double sum = 0, centre = 0.5 * ((double)n - 1);
+    size_t count = 0;
+    for (size_t r = 0; r < n; r++)
+        for (size_t c = 0; c < n; c++) {
+            double x = (double)c - centre - x0, y = (double)r - centre - y0;
+            if (x * x + y * y <= radius * radius) {
+                sum += slice[r * n + c];
+                count++;
+            }
+        }
+    return count ? sum / (double)count : NAN;
+}
+
+int tl_test_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}

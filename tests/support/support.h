@@ -1,0 +1,33 @@
+/* support.h - helpers shared by the test programs (and the benchmarks). */
+#ifndef TL_TEST_SUPPORT_H
+#define TL_TEST_SUPPORT_H
+
+#include <stddef.h>
+
+/* A fresh, empty directory under $TMPDIR (or /tmp); the returned string is static
+ * per call site only until the next call: copy it. */
+const char *tl_test_tmpdir(void);
+
+/* Result of running the tomoline executable. */
+typedef struct tl_test_run_result {
+    int exit_code;   /* -1 when it did not exit normally (crash) */
+    int signaled;    /* terminated by a signal (a crash) */
+    char out[65536]; /* stdout */
+    char err[65536]; /* stderr */
+} tl_test_run_result;
+
+/* Run `TL_TEST_EXE <args>` through /bin/sh (args is shell text); capture both
+ * streams. Returns 0 when the process could be run. */
+int tl_test_run(tl_test_run_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Relative L2 error sqrt(sum (a-b)^2 / sum b^2) over the pixels of an N x N
+ * slice within `radius` of the centre ((N-1)/2, (N-1)/2). */
+double tl_test_rel_l2_disk(const float *recon, const float *truth, size_t n, double radius);
+
+/* Mean of an N x N slice over a disk of `radius` centred at pixel (x, y) in
+ * DESIGN.md coordinates (x = c - (N-1)/2, y = r - (N-1)/2). */
+double tl_test_mean_disk(const float *slice, size_t n, double x, double y, double radius);
+
+int tl_test_file_exists(const char *path);
+
+#endif
