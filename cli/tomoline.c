@@ -1,11 +1,88 @@
+/* tomoline.c - `tomoline <command> [options]`: dispatch, --help, --version. */
+#include <fftw3.h>
+#include <hdf5.h>
 #include <stdio.h>
+#include <string.h>
+#include <tiffio.h>
+#include <zmq.h>
 
+#include "backend.h"
 #include "cli.h"
+#include "version.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command_entry;
+
+static const command_entry commands[] = {
+    {"demo", tl_cmd_demo, "simulate a scan, reconstruct it and check the result (the quick tour)"},
+    {"sim", tl_cmd_sim, "write a simulated scan (phantom, noise, rings) and its ground truth"},
+    {"recon", tl_cmd_recon, "reconstruct a scan file (NXtomo or Data Exchange) into a NeXus volume"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_version(void)
+{
+    unsigned h5_major, h5_minor, h5_release;
+    int zmq_major, zmq_minor, zmq_patch;
+    H5get_libversion(&h5_major, &h5_minor, &h5_release);
+    zmq_version(&zmq_major, &zmq_minor, &zmq_patch);
+    const char *tiff = TIFFGetVersion();
+    const char *tiff_line = strchr(tiff, '\n');
+    printf("tomoline %s (git %s)\n", tl_version(), tl_git_revision());
+    printf("backends: %s\n", tl_backends_compiled());
+    printf("libraries: %s, HDF5 %u.%u.%u, ZeroMQ %d.%d.%d, %.*s\n", fftwf_version, h5_major, h5_minor, h5_release,
+           zmq_major, zmq_minor, zmq_patch, tiff_line ? (int)(tiff_line - tiff) : (int)strlen(tiff), tiff);
+}
+
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "tomoline - synchrotron tomography reconstruction\n\n"
+            "usage: tomoline <command> [options]\n"
+            "       tomoline <command> --help     options of one command\n"
+            "       tomoline --version            version, git revision, backends\n\n"
+            "commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nEvery option can also be set in an INI file given with --config FILE; the\n"
+                 "effective configuration is stored in each output file under /entry/process.\n");
+}
 
 int tl_cli_main(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "tomoline: error: not built yet\n");
-    return 1;
+    if (argc < 2) {
+        print_help(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        print_version();
+        return 0;
+    }
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        print_help(stdout);
+        return 0;
+    }
+    if (strcmp(name, "help") == 0) {
+        if (argc < 3) {
+            print_help(stdout);
+            return 0;
+        }
+        for (size_t i = 0; i < N_COMMANDS; i++)
+            if (strcmp(argv[2], commands[i].name) == 0) {
+                char *sub[] = {argv[2], "--help", NULL};
+                return commands[i].run(2, sub);
+            }
+        fprintf(stderr, "tomoline: error: unknown command '%s' (commands: demo, sim, recon)\n", argv[2]);
+        return 2;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tomoline: error: unknown command '%s' (commands: demo, sim, recon; see 'tomoline --help')\n",
+            name);
+    return 2;
 }

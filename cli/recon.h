@@ -1,0 +1,39 @@
+/* recon.h - batch reconstruction of a scan file into a NeXus volume.
+ *
+ * The slab loop of the spine: for each slab of --nsino-per-chunk rows, read the
+ * projections (HDF5 hyperslab) and the flat/dark means, normalize, transpose into
+ * the FBP plan's sinogram buffer, filter and backproject, and write the slices.
+ * Memory is bounded by the slab (tl_recon_memory()), never by the file. The
+ * threaded streaming pipeline of pipeline/ (issue 6) will overlap these steps.
+ */
+#ifndef TL_RECON_H
+#define TL_RECON_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "status.h"
+
+typedef struct tl_recon_report {
+    size_t n_slices, n, row_begin, row_end;
+    double axis;
+    const char *axis_method;
+    double seconds, slices_per_second;
+    double stage_seconds[5]; /* read, normalize, transpose, fbp, write */
+    size_t slab_bytes;       /* working memory of the slab loop */
+    size_t n_floored, n_dead_pixels;
+    char backend[16];
+} tl_recon_report;
+
+/* Reconstruct `input` into `output` with the configuration cfg (recon section).
+ * On failure nothing is left at `output` (nor at output.partial). */
+tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *output, tl_recon_report *report,
+                       tl_error *err) TL_MUST_CHECK;
+
+/* Working memory of the slab loop in bytes, for a scan of n_proj projections,
+ * n_flat flats, n_dark darks, n_cols columns, reconstructing `rows` rows per slab
+ * into n x n slices with `threads` threads. */
+size_t tl_recon_memory(size_t n_proj, size_t n_flat, size_t n_dark, size_t n_cols, size_t rows, size_t n,
+                       int threads);
+
+#endif
