@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "cli.h"
+#include "cor.h"
 #include "fbp.h"
 #include "filter.h"
 #include "log.h"
@@ -35,31 +36,6 @@ size_t tl_recon_memory(size_t n_proj, size_t n_flat, size_t n_dark, size_t n_col
                             + nf * rows * n_cols              /* flats or darks being averaged */
                             + n_proj * (padded / 2 + 1)       /* filter responses */
                             + (size_t)threads * (padded + 2 + 2 * n));
-}
-
-/* Axis from --rotation-axis: "center" or a column position that must lie on the detector. */
-static tl_status resolve_axis(const char *text, size_t n_cols, double *axis, const char **method, tl_error *err)
-{
-    if (strcmp(text, "center") == 0) {
-        *axis = 0.5 * ((double)n_cols - 1.0);
-        *method = "center of the detector";
-        return TL_OK;
-    }
-    char *end = NULL;
-    double a = strtod(text, &end);
-    if (!end || *end || !isfinite(a))
-        return tl_error_set(err, TL_ERR_INVALID,
-                            "--rotation-axis: '%s' is not a number (allowed: a column position such as 127.5, "
-                            "or 'center')",
-                            text);
-    if (a < 0 || a > (double)n_cols - 1)
-        return tl_error_set(err, TL_ERR_INVALID,
-                            "--rotation-axis %s is outside the detector (allowed: 0 to %zu, the columns of the "
-                            "%zu-pixel-wide detector; the centre is %.1f)",
-                            text, n_cols - 1, n_cols, 0.5 * ((double)n_cols - 1.0));
-    *axis = a;
-    *method = "given";
-    return TL_OK;
 }
 
 tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *output, tl_recon_report *report,
@@ -110,7 +86,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     }
     double axis = NAN;
     const char *axis_method = "";
-    if ((st = resolve_axis(cfg->rotation_axis, n_cols, &axis, &axis_method, err)) != TL_OK)
+    if ((st = tl_cor_resolve(cfg->rotation_axis, n_cols, &axis, &axis_method, err)) != TL_OK)
         goto done;
 
     size_t chunk = (size_t)cfg->nsino_per_chunk;
