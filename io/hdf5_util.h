@@ -30,8 +30,9 @@ void tl_h5_quiet(void);
  * HDF5 call: any later HDF5 call clears the stack. */
 void tl_h5_reason(char *buf, size_t size);
 
-/* 1 when every link along `path` (absolute or relative to loc) exists; the
- * target is not resolved, so a dangling external link counts as present. */
+/* 1 when every link along `path` (absolute or relative to loc) exists, 0 when
+ * one is missing, -1 when HDF5 cannot tell (a damaged file). The target is not
+ * resolved, so a dangling external link counts as present. */
 int tl_h5_link_exists(hid_t loc, const char *path);
 
 /* 1 when `path` exists and resolves to an object of the given type. */
@@ -57,6 +58,9 @@ tl_status tl_h5_write_string_dataset(hid_t loc, const char *name, const char *va
 tl_status tl_h5_write_double_dataset(hid_t loc, const char *name, const double *values, size_t n,
                                      const char *what, const char *loc_path,
                                      tl_error *err) TL_MUST_CHECK;
+/* A scalar float64 dataset. */
+tl_status tl_h5_write_double_scalar(hid_t loc, const char *name, double value, const char *what,
+                                    const char *loc_path, tl_error *err) TL_MUST_CHECK;
 tl_status tl_h5_write_double_attr(hid_t obj, const char *name, double value, const char *what,
                                   const char *obj_path, tl_error *err) TL_MUST_CHECK;
 tl_status tl_h5_write_int_attr(hid_t obj, const char *name, int value, const char *what,
