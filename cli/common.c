@@ -13,7 +13,7 @@ static void print_command_help(const tl_cli_command *cmd)
     printf("usage: tomoline %s\n\n%s\n", cmd->usage, cmd->summary);
     if (cmd->description)
         printf("\n%s\n", cmd->description);
-    printf("\noptions:\n");
+    printf("\n");
     tl_config_print_help(stdout, cmd->mask);
 }
 

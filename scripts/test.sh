@@ -10,14 +10,14 @@ jobs="$(nproc)"
 
 echo "== release build and tests"
 scripts/build.sh
-ctest --test-dir build --output-on-failure --timeout 900
+ctest --no-tests=error --test-dir build --output-on-failure --timeout 900
 
 echo "== sanitizer build (ASan + UBSan) and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOMOLINE_SANITIZE=ON -DTOMOLINE_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure --timeout 1800
+  ctest --no-tests=error --test-dir build-asan --output-on-failure --timeout 1800
 
 # The CUDA backend must keep compiling wherever nvcc exists; its GPU tests skip
 # with a message on machines without a GPU.
@@ -25,10 +25,10 @@ nvcc_bin="$(command -v nvcc || true)"
 [ -n "$nvcc_bin" ] || { [ -x /usr/local/cuda/bin/nvcc ] && nvcc_bin=/usr/local/cuda/bin/nvcc; }
 if [ -n "$nvcc_bin" ]; then
   echo "== CUDA build ($nvcc_bin) and its backend, FBP and CLI tests"
-  cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DTOMOLINE_CUDA=ON -DTOMOLINE_BENCH=OFF \
+  cmake -S . -B build-cuda -DCMAKE_BUILD_TYPE=Release -DTOMOLINE_CUDA=ON -DTOMOLINE_TESTS=ON -DTOMOLINE_BENCH=OFF \
         -DCMAKE_CUDA_COMPILER="$nvcc_bin" >/dev/null
   cmake --build build-cuda -j"$jobs"
-  ctest --test-dir build-cuda -R 'test_backend|test_backproject|test_cli' --output-on-failure --timeout 900
+  ctest --no-tests=error --test-dir build-cuda -R 'test_backend|test_backproject|test_cli' --output-on-failure --timeout 900
 else
   echo "== no nvcc on this machine: the CUDA build is not checked here"
 fi
