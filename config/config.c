@@ -831,6 +831,20 @@ static void write_ini_value(FILE *out, const char *value)
         fprintf(out, "%s\n", value);
 }
 
+/* Sections are printed in table order: true when row i is the first row of its
+ * section and the section holds at least one parameter of `command`. */
+static int section_starts_at(size_t i, unsigned command)
+{
+    const char *sec = param_table[i].section;
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(param_table[j].section, sec) == 0)
+            return 0;
+    for (size_t j = i; j < N_PARAMS; j++)
+        if (strcmp(param_table[j].section, sec) == 0 && (param_table[j].commands & command))
+            return 1;
+    return 0;
+}
+
 void tl_config_write_ini(FILE *out, const tl_config *cfg, unsigned command)
 {
     char value[TL_CONFIG_STRING_MAX + 64];
@@ -839,16 +853,7 @@ void tl_config_write_ini(FILE *out, const tl_config *cfg, unsigned command)
             command_name(command));
     for (size_t i = 0; i < N_PARAMS; i++) {
         const char *sec = param_table[i].section;
-        int first = 1, any = 0;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(param_table[j].section, sec) == 0)
-                first = 0;
-        if (!first)
-            continue;
-        for (size_t j = i; j < N_PARAMS; j++)
-            if (strcmp(param_table[j].section, sec) == 0 && (param_table[j].commands & command))
-                any = 1;
-        if (!any)
+        if (!section_starts_at(i, command))
             continue;
         fprintf(out, "\n[%s]\n", sec);
         for (size_t j = i; j < N_PARAMS; j++) {
@@ -1241,16 +1246,7 @@ void tl_config_print_help(FILE *out, unsigned command)
 
     for (size_t i = 0; i < N_PARAMS; i++) {
         const char *sec = param_table[i].section;
-        int first = 1, any = 0;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(param_table[j].section, sec) == 0)
-                first = 0;
-        if (!first)
-            continue;
-        for (size_t j = i; j < N_PARAMS; j++)
-            if (strcmp(param_table[j].section, sec) == 0 && (param_table[j].commands & command))
-                any = 1;
-        if (!any)
+        if (!section_starts_at(i, command))
             continue;
         fprintf(out, "\n  [%s]\n", sec);
         for (size_t j = i; j < N_PARAMS; j++) {
