@@ -4,7 +4,7 @@
 # Writes bench/results/fbp_cpu_<date>_<commit>.txt. Needs a Release build in build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x build/bench/bench_fbp ] || scripts/build.sh
+scripts/build.sh >/dev/null  # the measured binary is the checked-out commit
 rev=$(git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 out="bench/results/fbp_cpu_$(date +%Y%m%d)_${rev}.txt"
 {
