@@ -16,6 +16,12 @@ int tl_cli_main(int argc, char **argv);
 int tl_cmd_sim(int argc, char **argv);
 int tl_cmd_recon(int argc, char **argv);
 int tl_cmd_demo(int argc, char **argv);
+int tl_cmd_info(int argc, char **argv);      /* cli/info.c */
+int tl_cmd_normalize(int argc, char **argv); /* cli/stages.c */
+int tl_cmd_sino(int argc, char **argv);      /* cli/stages.c */
+int tl_cmd_fbp(int argc, char **argv);       /* cli/stages.c */
+int tl_cmd_preview(int argc, char **argv);   /* cli/preview.c */
+int tl_cmd_catalog(int argc, char **argv);   /* cli/catalog.c */
 
 /* Shared by the subcommands (cli/common.c). */
 

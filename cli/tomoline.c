@@ -19,7 +19,13 @@ typedef struct {
 static const command_entry commands[] = {
     {"demo", tl_cmd_demo, "simulate a scan, reconstruct it and check the result (the quick tour)"},
     {"sim", tl_cmd_sim, "write a simulated scan (phantom, noise, rings) and its ground truth"},
-    {"recon", tl_cmd_recon, "reconstruct a scan file (NXtomo or Data Exchange) into a NeXus volume"},
+    {"recon", tl_cmd_recon, "reconstruct a scan (NXtomo, Data Exchange, TIFF, named datasets) into a volume"},
+    {"info", tl_cmd_info, "describe a scan file: layout, shapes, frame counts, angles, what is missing"},
+    {"normalize", tl_cmd_normalize, "per-stage: dark/flat correction and -log, written as HDF5 projections"},
+    {"sino", tl_cmd_sino, "per-stage: projections into sinograms (normalizing raw input first), as HDF5"},
+    {"fbp", tl_cmd_fbp, "per-stage: filtered backprojection of a sinogram file into a volume"},
+    {"preview", tl_cmd_preview, "write a PNG of one slice of a volume, with robust contrast"},
+    {"catalog", tl_cmd_catalog, "the catalog of reconstructions: list, show, search, push"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -46,7 +52,7 @@ static void print_help(FILE *out)
             "       tomoline --version            version, git revision, backends\n\n"
             "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nEvery option can also be set in an INI file given with --config FILE; the\n"
                  "effective configuration is stored in each output file under /entry/process.\n");
 }
@@ -76,13 +82,13 @@ int tl_cli_main(int argc, char **argv)
                 char *sub[] = {argv[2], "--help", NULL};
                 return commands[i].run(2, sub);
             }
-        fprintf(stderr, "tomoline: error: unknown command '%s' (commands: demo, sim, recon)\n", argv[2]);
+        fprintf(stderr, "tomoline: error: unknown command '%s' (see tomoline --help)\n", argv[2]);
         return 2;
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "tomoline: error: unknown command '%s' (commands: demo, sim, recon; see 'tomoline --help')\n",
+    fprintf(stderr, "tomoline: error: unknown command '%s' (see 'tomoline --help')\n",
             name);
     return 2;
 }

@@ -88,16 +88,20 @@ static const tl_param_def *find_short(char c)
 /* ------------------------------------------------------------------------------------------ */
 /* Small text helpers                                                                          */
 
-static const char *command_name(unsigned command)
+const char *tl_config_command_name(unsigned command)
 {
-    if (command & TL_CMD_RECON)
-        return "recon";
-    if (command & TL_CMD_SIM)
-        return "sim";
-    if (command & TL_CMD_DEMO)
-        return "demo";
+    static const char *const names[] = {
+#define TL_X_CMD_NAME(name, text) text,
+        TL_COMMAND_TABLE(TL_X_CMD_NAME)
+#undef TL_X_CMD_NAME
+    };
+    for (unsigned i = 0; i < TL_CMD_COUNT; i++)
+        if (command & (1u << i))
+            return names[i];
     return "?";
 }
+
+static const char *command_name(unsigned command) { return tl_config_command_name(command); }
 
 static int ascii_lower(int c)
 {
@@ -557,8 +561,10 @@ static tl_status set_checked(tl_config *cfg, unsigned command, const tl_param_de
 {
     tl_status st;
     if (!(def->commands & command)) {
-        char users[128] = "";
-        const unsigned bits[] = {TL_CMD_SIM, TL_CMD_RECON, TL_CMD_DEMO};
+        char users[512] = "";
+        unsigned bits[TL_CMD_COUNT];
+        for (unsigned k = 0; k < TL_CMD_COUNT; k++)
+            bits[k] = 1u << k;
         for (size_t b = 0; b < sizeof bits / sizeof bits[0]; b++) {
             if (def->commands & bits[b]) {
                 size_t used = strlen(users);

@@ -16,11 +16,36 @@
 
 #include "status.h"
 
-/* Commands, as a bit mask: the `commands` column of params.def. */
-#define TL_CMD_SIM (1u << 0)
-#define TL_CMD_RECON (1u << 1)
-#define TL_CMD_DEMO (1u << 2)
-#define TL_CMD_ALL (TL_CMD_SIM | TL_CMD_RECON | TL_CMD_DEMO)
+/* Commands, as a bit mask: the `commands` column of params.def.
+ * X(NAME, "name") generates TL_CMD_NAME = 1 << index and the name table. */
+#define TL_COMMAND_TABLE(X)                                                                        \
+    X(SIM, "sim")                                                                                  \
+    X(RECON, "recon")                                                                              \
+    X(DEMO, "demo")                                                                                \
+    X(INFO, "info")                                                                                \
+    X(NORMALIZE, "normalize")                                                                      \
+    X(SINO, "sino")                                                                                \
+    X(FBP, "fbp")                                                                                  \
+    X(PREVIEW, "preview")                                                                          \
+    X(CATALOG, "catalog")
+
+enum {
+#define TL_X_CMD_INDEX(name, text) TL_CMD_INDEX_##name,
+    TL_COMMAND_TABLE(TL_X_CMD_INDEX)
+#undef TL_X_CMD_INDEX
+    TL_CMD_COUNT
+};
+#define TL_X_CMD_BIT(name, text) TL_CMD_##name = 1u << TL_CMD_INDEX_##name,
+enum { TL_COMMAND_TABLE(TL_X_CMD_BIT) };
+#undef TL_X_CMD_BIT
+#define TL_CMD_ALL ((1u << TL_CMD_COUNT) - 1u)
+/* Commands that read a raw scan (the [input] options). */
+#define TL_CMD_READERS (TL_CMD_RECON | TL_CMD_INFO | TL_CMD_NORMALIZE | TL_CMD_SINO)
+/* Commands that write a reconstructed volume (the [output] options). */
+#define TL_CMD_WRITERS (TL_CMD_RECON | TL_CMD_FBP | TL_CMD_DEMO)
+
+/* "recon" for TL_CMD_RECON (the lowest bit set decides); "?" for none. */
+const char *tl_config_command_name(unsigned command);
 
 #define TL_CONFIG_STRING_MAX 4096
 #define TL_CONFIG_CHOICE_MAX 64

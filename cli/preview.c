@@ -1,0 +1,12 @@
+/* preview.c - placeholder until its implementation lands (issue 3). */
+#include <stdio.h>
+
+#include "cli.h"
+
+int tl_cmd_preview(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "tomoline: error: 'preview' is not built yet\n");
+    return 1;
+}
