@@ -31,11 +31,19 @@ typedef struct tl_normalize_stats {
 } tl_normalize_stats;
 
 /* In place on proj[n_proj][n_rows][n_cols] (raw counts in, -log(t) or t out).
- * flat, dark: [n_rows][n_cols]. row_offset is the detector row of row 0 and
- * proj_indices (or NULL) the frame index of each projection, for messages.
- * stats (optional) accumulates counts. */
+ * flat, dark: [n_rows][n_cols]. row_offset is the detector row of row 0, for
+ * messages. stats (optional) accumulates counts. */
 tl_status tl_normalize_cpu(float *proj, size_t n_proj, size_t n_rows, size_t n_cols, const float *flat,
                            const float *dark, int minus_log, size_t row_offset, tl_workers *workers,
                            tl_normalize_stats *stats, tl_error *err) TL_MUST_CHECK;
+
+/* The same with flats taken before and after the projections: the flat of
+ * projection i is (1 - w[i]) flat_before + w[i] flat_after, w linear in the frame
+ * index (the beam decays or drifts during the scan). A pixel is dead when either
+ * flat is not brighter than the dark. after_weight == NULL: flat_before alone. */
+tl_status tl_normalize_interp_cpu(float *proj, size_t n_proj, size_t n_rows, size_t n_cols,
+                                  const float *flat_before, const float *flat_after, const double *after_weight,
+                                  const float *dark, int minus_log, size_t row_offset, tl_workers *workers,
+                                  tl_normalize_stats *stats, tl_error *err) TL_MUST_CHECK;
 
 #endif

@@ -8,7 +8,9 @@
 typedef struct {
     float *proj;
     size_t n_rows, n_cols;
-    const float *gain; /* 1 / (F - D), 0 for dead pixels */
+    const float *gain;       /* 1 / (F - D), 0 for dead pixels (one flat) */
+    const float *range_before, *range_after; /* F - D before and after (two flats), 0 dead */
+    const double *after_weight;
     const float *dark;
     int minus_log;
     atomic_size_t n_floored;
@@ -25,6 +27,7 @@ static void normalize_frames(void *p, size_t begin, size_t end, int thread)
         float *restrict v = c->proj + f * frame_size;
         const float *restrict gain = c->gain;
         const float *restrict dark = c->dark;
+        const float w = c->after_weight ? (float)c->after_weight[f] : 0.0f;
         for (size_t i = 0; i < frame_size; i++) {
             float raw = v[i];
             if (!isfinite(raw)) {
@@ -34,7 +37,13 @@ static void normalize_frames(void *p, size_t begin, size_t end, int thread)
                 v[i] = 0.0f;
                 continue;
             }
-            float t = gain[i] == 0.0f ? 1.0f : (raw - dark[i]) * gain[i];
+            float t;
+            if (!c->after_weight) {
+                t = gain[i] == 0.0f ? 1.0f : (raw - dark[i]) * gain[i];
+            } else {
+                float range = (1.0f - w) * c->range_before[i] + w * c->range_after[i];
+                t = (c->range_before[i] == 0.0f || c->range_after[i] == 0.0f) ? 1.0f : (raw - dark[i]) / range;
+            }
             if (!(t > TL_NORMALIZE_FLOOR)) {
                 t = TL_NORMALIZE_FLOOR;
                 floored++;
@@ -45,52 +54,88 @@ static void normalize_frames(void *p, size_t begin, size_t end, int thread)
     atomic_fetch_add(&c->n_floored, floored);
 }
 
-tl_status tl_normalize_cpu(float *proj, size_t n_proj, size_t n_rows, size_t n_cols, const float *flat,
-                           const float *dark, int minus_log, size_t row_offset, tl_workers *workers,
-                           tl_normalize_stats *stats, tl_error *err)
+/* F - D of every pixel into range (0 for dead pixels), checking the policy of
+ * normalize.h; counts dead pixels into *n_dead. */
+static tl_status flat_ranges(const float *flat, const float *dark, size_t n_rows, size_t n_cols, size_t row_offset,
+                             float *range, size_t *n_dead, tl_error *err)
 {
-    size_t frame_size = n_rows * n_cols;
-    float *gain = malloc(frame_size * sizeof *gain);
-    if (!gain)
-        return tl_error_set(err, TL_ERR_NOMEM, "normalize: cannot allocate %zu x %zu gain table", n_rows, n_cols);
-
-    size_t n_dead = 0, first_dead = (size_t)-1;
+    size_t frame_size = n_rows * n_cols, dead = 0, first_dead = (size_t)-1;
     for (size_t i = 0; i < frame_size; i++) {
-        if (!isfinite(flat[i]) || !isfinite(dark[i])) {
-            free(gain);
+        if (!isfinite(flat[i]) || !isfinite(dark[i]))
             return tl_error_set(err, TL_ERR_DATA,
                                 "the mean %s at detector row %zu, column %zu is not a finite number (NaN or "
                                 "infinite pixels in the %s frames)",
                                 isfinite(flat[i]) ? "dark" : "flat", row_offset + i / n_cols, i % n_cols,
                                 isfinite(flat[i]) ? "dark" : "flat");
-        }
-        float range = flat[i] - dark[i];
-        if (range > 0.0f) {
-            gain[i] = 1.0f / range;
+        float r = flat[i] - dark[i];
+        if (r > 0.0f) {
+            range[i] = r;
         } else {
-            gain[i] = 0.0f;
-            if (n_dead++ == 0)
+            range[i] = 0.0f;
+            if (dead++ == 0)
                 first_dead = i;
         }
     }
-    if (n_dead > TL_NORMALIZE_MAX_DEAD_FRACTION * (double)frame_size) {
-        tl_status st = tl_error_set(
+    if (dead > TL_NORMALIZE_MAX_DEAD_FRACTION * (double)frame_size)
+        return tl_error_set(
             err, TL_ERR_DATA,
             "flats are not brighter than darks at %zu of %zu detector pixels in rows %zu..%zu (first at row "
             "%zu, column %zu: flat %g, dark %g); at most %g%% may be dead. Are flats and darks swapped?",
-            n_dead, frame_size, row_offset, row_offset + n_rows - 1, row_offset + first_dead / n_cols,
+            dead, frame_size, row_offset, row_offset + n_rows - 1, row_offset + first_dead / n_cols,
             first_dead % n_cols, (double)flat[first_dead], (double)dark[first_dead],
             100.0 * TL_NORMALIZE_MAX_DEAD_FRACTION);
-        free(gain);
+    *n_dead = dead;
+    return TL_OK;
+}
+
+tl_status tl_normalize_cpu(float *proj, size_t n_proj, size_t n_rows, size_t n_cols, const float *flat,
+                           const float *dark, int minus_log, size_t row_offset, tl_workers *workers,
+                           tl_normalize_stats *stats, tl_error *err)
+{
+    return tl_normalize_interp_cpu(proj, n_proj, n_rows, n_cols, flat, NULL, NULL, dark, minus_log, row_offset,
+                                   workers, stats, err);
+}
+
+tl_status tl_normalize_interp_cpu(float *proj, size_t n_proj, size_t n_rows, size_t n_cols,
+                                  const float *flat_before, const float *flat_after, const double *after_weight,
+                                  const float *dark, int minus_log, size_t row_offset, tl_workers *workers,
+                                  tl_normalize_stats *stats, tl_error *err)
+{
+    size_t frame_size = n_rows * n_cols;
+    int two = after_weight && flat_after;
+    float *before = malloc(frame_size * sizeof *before);
+    float *after = two ? malloc(frame_size * sizeof *after) : NULL;
+    if (!before || (two && !after)) {
+        free(before);
+        free(after);
+        return tl_error_set(err, TL_ERR_NOMEM, "normalize: cannot allocate %zu x %zu flat tables", n_rows, n_cols);
+    }
+    size_t n_dead = 0, n_dead_after = 0;
+    tl_status st = flat_ranges(flat_before, dark, n_rows, n_cols, row_offset, before, &n_dead, err);
+    if (st == TL_OK && two)
+        st = flat_ranges(flat_after, dark, n_rows, n_cols, row_offset, after, &n_dead_after, err);
+    if (st != TL_OK) {
+        free(before);
+        free(after);
         return st;
     }
+    if (!two) /* one flat: the reciprocal once per pixel, a multiply per value */
+        for (size_t i = 0; i < frame_size; i++)
+            before[i] = before[i] > 0.0f ? 1.0f / before[i] : 0.0f;
 
-    norm_ctx c = {.proj = proj, .n_rows = n_rows, .n_cols = n_cols, .gain = gain, .dark = dark,
-                  .minus_log = minus_log};
+    norm_ctx c = {.proj = proj, .n_rows = n_rows, .n_cols = n_cols, .dark = dark, .minus_log = minus_log};
+    if (two) {
+        c.range_before = before;
+        c.range_after = after;
+        c.after_weight = after_weight;
+    } else {
+        c.gain = before;
+    }
     atomic_init(&c.n_floored, 0);
     atomic_init(&c.first_bad, (size_t)-1);
     tl_workers_run(workers, n_proj, 1, normalize_frames, &c);
-    free(gain);
+    free(before);
+    free(after);
 
     size_t bad = atomic_load(&c.first_bad);
     if (bad != (size_t)-1) {
@@ -103,7 +148,7 @@ tl_status tl_normalize_cpu(float *proj, size_t n_proj, size_t n_rows, size_t n_c
     if (stats) {
         stats->n_values += n_proj * frame_size;
         stats->n_floored += atomic_load(&c.n_floored);
-        stats->n_dead_pixels += n_dead;
+        stats->n_dead_pixels += n_dead > n_dead_after ? n_dead : n_dead_after;
     }
     return TL_OK;
 }

@@ -86,3 +86,26 @@ Test(normalize, nan_pixels_are_an_error_naming_the_frame)
     cr_assert(strstr(err.message, "the mean flat at detector row 1, column 1 is not a finite number"), "%s",
               err.message);
 }
+
+Test(normalize, flats_before_and_after_are_interpolated_per_projection)
+{
+    /* the beam decays linearly over the scan: flat 2000 before, 1000 after */
+    enum { A = 5, C = 3 };
+    float before[C] = {2100, 2100, 2100}, after[C] = {1100, 1100, 1100}, dark[C] = {100, 100, 100};
+    double w[A];
+    float proj[A * C], copy[A * C];
+    for (int a = 0; a < A; a++) {
+        w[a] = (double)a / (A - 1);
+        double flat = (1 - w[a]) * 2000 + w[a] * 1000;
+        for (int c = 0; c < C; c++)
+            proj[a * C + c] = copy[a * C + c] = (float)(flat * exp(-0.3 * (c + 1)) + 100);
+    }
+    tl_error err = {0};
+    cr_assert_eq(tl_normalize_interp_cpu(proj, A, 1, C, before, after, w, dark, 1, 0, NULL, NULL, &err), TL_OK);
+    for (int a = 0; a < A; a++)
+        for (int c = 0; c < C; c++)
+            cr_assert_float_eq(proj[a * C + c], 0.3 * (c + 1), 1e-5, "projection %d column %d", a, c);
+    /* with the first flat alone the late projections come out too dark: the interpolation matters */
+    cr_assert_eq(tl_normalize_cpu(copy, A, 1, C, before, dark, 1, 0, NULL, NULL, &err), TL_OK);
+    cr_assert(copy[(A - 1) * C] > 0.3 + 0.5, "%g", copy[(A - 1) * C]);
+}
