@@ -16,26 +16,55 @@
 #include "filter.h"
 #include "log.h"
 #include "normalize.h"
-#include "scan.h"
-#include "transpose.h"
+#include "progress.h"
+#include "slab_source.h"
 #include "version.h"
 #include "volume.h"
 #include "workers.h"
 
 static const char *const stage_names[5] = {"read", "normalize", "transpose", "filter_backproject", "write"};
 
-size_t tl_recon_memory(size_t n_proj, size_t n_flat, size_t n_dark, size_t n_cols, size_t rows, size_t n,
-                       int threads)
+/* Every parameter of `command` as names/sections/values arrays for the provenance
+ * (and the catalog). Caller frees with free_params(). */
+typedef struct {
+    size_t n;
+    const char **names, **sections, **values;
+    char *text;
+} param_list;
+
+static void free_params(param_list *p)
 {
-    size_t nf = n_flat > n_dark ? n_flat : n_dark;
-    size_t padded = tl_filter_padded_size(n_cols);
-    return sizeof(float) * (n_proj * rows * n_cols            /* projection slab */
-                            + n_proj * rows * (n_cols + 2)    /* sinogram slab (FBP plan) */
-                            + rows * n * n                    /* reconstructed slices */
-                            + 3 * rows * n_cols               /* flat, dark means, gain */
-                            + nf * rows * n_cols              /* flats or darks being averaged */
-                            + n_proj * (padded / 2 + 1)       /* filter responses */
-                            + (size_t)threads * (padded + 2 + 2 * n));
+    free(p->names);
+    free(p->sections);
+    free(p->values);
+    free(p->text);
+    memset(p, 0, sizeof *p);
+}
+
+static tl_status collect_params(const tl_config *cfg, unsigned command, param_list *p, tl_error *err)
+{
+    size_t count = tl_config_param_count();
+    memset(p, 0, sizeof *p);
+    p->names = calloc(count, sizeof *p->names);
+    p->sections = calloc(count, sizeof *p->sections);
+    p->values = calloc(count, sizeof *p->values);
+    p->text = calloc(count, TL_CONFIG_STRING_MAX);
+    if (!p->names || !p->sections || !p->values || !p->text) {
+        free_params(p);
+        return tl_error_set(err, TL_ERR_NOMEM, "out of memory collecting the parameters");
+    }
+    for (size_t i = 0; i < count; i++) {
+        const tl_param_def *def = tl_config_param_at(i);
+        if (!(def->commands & command))
+            continue;
+        char *value = p->text + TL_CONFIG_STRING_MAX * p->n;
+        tl_config_format_value(cfg, def, value, TL_CONFIG_STRING_MAX);
+        p->names[p->n] = def->flag;
+        p->sections[p->n] = def->section;
+        p->values[p->n] = value;
+        p->n++;
+    }
+    return TL_OK;
 }
 
 tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *output, tl_recon_report *report,
@@ -57,31 +86,36 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     if (!cfg->overwrite && stat(output, &sb) == 0)
         return tl_error_set(err, TL_ERR_EXISTS, "'%s' already exists (use --overwrite to replace it)", output);
 
-    tl_scan *scan = NULL;
+    tl_slab_source *src = NULL;
     tl_workers *workers = NULL;
     tl_fbp_plan *plan = NULL;
     tl_volume_writer *writer = NULL;
-    float *proj = NULL, *flat = NULL, *dark = NULL, *slices = NULL;
+    tl_progress *progress = NULL;
+    float *slices = NULL;
     char *config_text = NULL;
+    param_list params = {0};
 
-    if ((st = tl_scan_open(input, &scan, err)) != TL_OK)
+    if ((st = tl_workers_create((int)cfg->threads, &workers, err)) != TL_OK)
         return st;
-    const tl_scan_info *info = tl_scan_get_info(scan);
-    size_t n_rows = info->n_rows, n_cols = info->n_cols, n_proj = info->n_proj;
+    if ((st = tl_slab_source_open(cfg, input, (size_t)cfg->nsino_per_chunk, workers, &src, err)) != TL_OK)
+        goto done;
+    const tl_source_info *info = tl_slab_source_info(src);
+    size_t n_cols = info->n_cols, n_angles = info->n_angles;
+    size_t first = info->first_row, last = info->first_row + info->n_rows; /* rows the input has */
 
     /* rows */
-    if ((size_t)cfg->start_row >= n_rows) {
-        st = tl_error_set(err, TL_ERR_INVALID, "--start-row %ld is outside the detector (rows 0 to %zu of '%s')",
-                          cfg->start_row, n_rows - 1, input);
+    if ((size_t)cfg->start_row < first || (size_t)cfg->start_row >= last) {
+        st = tl_error_set(err, TL_ERR_INVALID, "--start-row %ld is outside the detector (rows %zu to %zu of '%s')",
+                          cfg->start_row, first, last - 1, input);
         goto done;
     }
     size_t row_begin = (size_t)cfg->start_row;
-    size_t row_end = cfg->end_row < 0 ? n_rows : (size_t)cfg->end_row;
-    if (row_end > n_rows) {
+    size_t row_end = cfg->end_row < 0 ? last : (size_t)cfg->end_row;
+    if (row_end > last) {
         st = tl_error_set(err, TL_ERR_INVALID,
                           "--end-row %ld is past the last detector row (allowed: up to %zu, or -1 for all rows of "
                           "'%s')",
-                          cfg->end_row, n_rows, input);
+                          cfg->end_row, last, input);
         goto done;
     }
     double axis = NAN;
@@ -93,28 +127,24 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     if (chunk > row_end - row_begin)
         chunk = row_end - row_begin;
     size_t n = n_cols;
-    if ((st = tl_workers_create((int)cfg->threads, &workers, err)) != TL_OK)
-        goto done;
-    tl_fbp_desc desc = {.n_angles = n_proj, .n_cols = n_cols, .n = n, .max_slices = chunk,
+    tl_fbp_desc desc = {.n_angles = n_angles, .n_cols = n_cols, .n = n, .max_slices = chunk,
                         .angles_deg = info->angles_deg, .axis = axis, .window = window, .backend = backend};
     if ((st = tl_fbp_plan_create(&desc, workers, &plan, err)) != TL_OK)
         goto done;
-    proj = malloc(n_proj * chunk * n_cols * sizeof *proj);
-    flat = malloc(chunk * n_cols * sizeof *flat);
-    dark = malloc(chunk * n_cols * sizeof *dark);
     slices = malloc(chunk * n * n * sizeof *slices);
-    if (!proj || !flat || !dark || !slices) {
-        st = tl_error_set(err, TL_ERR_NOMEM,
-                          "cannot allocate a slab of %zu rows (%.1f MiB); lower --nsino-per-chunk", chunk,
-                          (double)tl_recon_memory(n_proj, info->n_flat, info->n_dark, n_cols, chunk, n,
-                                                  tl_workers_count(workers)) /
-                              1048576.0);
+    if (!slices) {
+        st = tl_error_set(err, TL_ERR_NOMEM, "cannot allocate %zu slices of %zu x %zu; lower --nsino-per-chunk",
+                          chunk, n, n);
         goto done;
     }
-    report->slab_bytes =
-        tl_recon_memory(n_proj, info->n_flat, info->n_dark, n_cols, chunk, n, tl_workers_count(workers));
-    tl_log_info("recon: %s (%s): %zu projections, %zu flats, %zu darks, %zu x %zu pixels (%s)", input,
-                info->layout_name, n_proj, info->n_flat, info->n_dark, n_rows, n_cols, info->pixel_type);
+    report->slab_bytes = tl_slab_source_bytes(src) + tl_fbp_plan_bytes(plan) + chunk * n * n * sizeof(float);
+    if (info->kind == TL_SOURCE_SINOGRAMS)
+        tl_log_info("recon: %s (sinograms): rows %zu..%zu, %zu angles, %zu columns", input, first, last - 1, n_angles,
+                    n_cols);
+    else
+        tl_log_info("recon: %s (%s%s): %zu projections, %zu flats, %zu darks, %zu x %zu pixels", input,
+                    info->description, info->kind == TL_SOURCE_NORMALIZED ? ", normalized" : "", n_angles,
+                    info->n_flat, info->n_dark, info->n_rows, n_cols);
     tl_log_info("recon: rows %zu..%zu, axis %.2f (%s), filter %s, %s backend, %d threads, slabs of %zu rows "
                 "(%.1f MiB working memory)",
                 row_begin, row_end - 1, axis, axis_method, tl_filter_name(window), tl_backend_name(backend),
@@ -125,83 +155,49 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     if ((st = tl_volume_writer_create(output, &vdesc, (int)cfg->overwrite, &writer, err)) != TL_OK)
         goto done;
 
-    tl_normalize_stats nstats = {0};
-    double last_progress = tl_now();
+    progress = tl_progress_create("recon", row_end - row_begin, "slices", tl_progress_mode_parse(cfg->progress));
+    double fbp_s = 0, write_s = 0;
     for (size_t r0 = row_begin; r0 < row_end; r0 += chunk) {
         size_t r1 = r0 + chunk < row_end ? r0 + chunk : row_end, rows = r1 - r0;
-        double t0 = tl_now();
-        if ((st = tl_scan_read_flat_mean(scan, r0, r1, flat, err)) != TL_OK ||
-            (st = tl_scan_read_dark_mean(scan, r0, r1, dark, err)) != TL_OK ||
-            (st = tl_scan_read_projections(scan, r0, r1, proj, err)) != TL_OK)
-            goto done;
-        double t1 = tl_now();
-        if ((st = tl_normalize_cpu(proj, n_proj, rows, n_cols, flat, dark, (int)cfg->minus_log, r0, workers,
-                                   &nstats, err)) != TL_OK) {
-            tl_error_prefix(err, "'%s'", input);
+        tl_progress_update(progress, report->n_slices, "read and normalize");
+        st = tl_slab_source_sinograms(src, r0, r1, tl_fbp_sino_line(plan, 0, 0), tl_fbp_sino_stride(plan), err);
+        if (st != TL_OK) {
+            if (st == TL_ERR_DATA)
+                tl_error_prefix(err, "'%s'", input);
             goto done;
         }
-        double t2 = tl_now();
-        /* [angle][row][col] -> the plan's [row][angle][col] lines (guarded stride) */
-        tl_transpose_cpu(proj, n_proj, rows, n_cols, tl_fbp_sino_line(plan, 0, 0), tl_fbp_sino_stride(plan),
-                         workers);
-        double t3 = tl_now();
+        double t0 = tl_now();
+        tl_progress_update(progress, report->n_slices, "filter and backproject");
         if ((st = tl_fbp_exec(plan, rows, slices, err)) != TL_OK)
             goto done;
-        double t4 = tl_now();
+        double t1 = tl_now();
         if ((st = tl_volume_writer_write(writer, r0 - row_begin, rows, slices, err)) != TL_OK)
             goto done;
-        double t5 = tl_now();
-        report->stage_seconds[0] += t1 - t0;
-        report->stage_seconds[1] += t2 - t1;
-        report->stage_seconds[2] += t3 - t2;
-        report->stage_seconds[3] += t4 - t3;
-        report->stage_seconds[4] += t5 - t4;
+        fbp_s += t1 - t0;
+        write_s += tl_now() - t1;
         report->n_slices += rows;
-        if (tl_now() - last_progress > 2.0 || r1 == row_end) {
-            double el = tl_now() - t_start;
-            tl_log_info("recon: %zu of %zu slices (%.0f%%), %.2f slices/s", report->n_slices, row_end - row_begin,
-                        100.0 * (double)report->n_slices / (double)(row_end - row_begin),
-                        (double)report->n_slices / el);
-            last_progress = tl_now();
-        }
+        tl_progress_update(progress, report->n_slices, "write");
     }
-    if (nstats.n_floored)
+    tl_progress_finish(&progress);
+    const tl_normalize_stats *nstats = tl_slab_source_stats(src);
+    if (nstats->n_floored)
         tl_log_warn("normalize: %zu of %zu values had a transmission <= %g (no photons above the dark) and were "
                     "set to it",
-                    nstats.n_floored, nstats.n_values, (double)TL_NORMALIZE_FLOOR);
-    if (nstats.n_dead_pixels)
+                    nstats->n_floored, nstats->n_values, (double)TL_NORMALIZE_FLOOR);
+    if (nstats->n_dead_pixels)
         tl_log_warn("normalize: %zu detector pixels have flats no brighter than darks; given zero attenuation",
-                    nstats.n_dead_pixels);
+                    nstats->n_dead_pixels);
+    tl_slab_source_times(src, &report->stage_seconds[0], &report->stage_seconds[1], &report->stage_seconds[2]);
+    report->stage_seconds[3] = fbp_s;
+    report->stage_seconds[4] = write_s;
 
     /* provenance: every parameter of the table, defaults included */
-    size_t n_params = 0, count = tl_config_param_count();
-    const char **names = calloc(count, sizeof *names);
-    const char **sections = calloc(count, sizeof *sections);
-    const char **values = calloc(count, sizeof *values);
-    char *value_text = calloc(count, 256);
-    config_text = tl_cli_config_text(cfg, TL_CMD_RECON);
-    if (!names || !sections || !values || !value_text) {
-        free(names);
-        free(sections);
-        free(values);
-        free(value_text);
-        st = tl_error_set(err, TL_ERR_NOMEM, "out of memory writing the provenance");
+    if ((st = collect_params(cfg, TL_CMD_RECON, &params, err)) != TL_OK)
         goto done;
-    }
-    for (size_t i = 0; i < count; i++) {
-        const tl_param_def *def = tl_config_param_at(i);
-        if (!(def->commands & TL_CMD_RECON))
-            continue;
-        tl_config_format_value(cfg, def, value_text + 256 * n_params, 256);
-        names[n_params] = def->flag;
-        sections[n_params] = def->section;
-        values[n_params] = value_text + 256 * n_params;
-        n_params++;
-    }
+    config_text = tl_cli_config_text(cfg, TL_CMD_RECON);
     char date[64], host[256] = "unknown";
     tl_cli_iso_date(date, sizeof date);
     gethostname(host, sizeof host - 1);
-    report->seconds = tl_now() - t_start;
     tl_provenance prov = {.program = "tomoline",
                           .version = tl_version(),
                           .git_revision = tl_git_revision(),
@@ -211,23 +207,17 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
                           .input_file = input,
                           .rotation_axis = axis,
                           .rotation_axis_method = axis_method,
-                          .n_params = n_params,
-                          .param_names = names,
-                          .param_sections = sections,
-                          .param_values = values,
+                          .n_params = params.n,
+                          .param_names = params.names,
+                          .param_sections = params.sections,
+                          .param_values = params.values,
                           .config_ini = config_text,
                           .n_stages = 5,
                           .stage_names = stage_names,
                           .stage_seconds = report->stage_seconds};
-    st = tl_volume_writer_set_provenance(writer, &prov, err);
-    free(names);
-    free(sections);
-    free(values);
-    free(value_text);
-    if (st != TL_OK)
+    if ((st = tl_volume_writer_set_provenance(writer, &prov, err)) != TL_OK)
         goto done;
-    st = tl_volume_writer_commit(&writer, err);
-    if (st != TL_OK)
+    if ((st = tl_volume_writer_commit(&writer, err)) != TL_OK)
         goto done;
 
     report->n = n;
@@ -237,19 +227,18 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     report->axis_method = axis_method;
     report->seconds = tl_now() - t_start;
     report->slices_per_second = (double)report->n_slices / report->seconds;
-    report->n_floored = nstats.n_floored;
-    report->n_dead_pixels = nstats.n_dead_pixels;
+    report->n_floored = nstats->n_floored;
+    report->n_dead_pixels = nstats->n_dead_pixels;
 
 done:
+    tl_progress_finish(&progress);
     tl_volume_writer_abort(&writer);
+    free_params(&params);
     free(config_text);
-    free(proj);
-    free(flat);
-    free(dark);
     free(slices);
     tl_fbp_plan_destroy(&plan);
+    tl_slab_source_close(&src);
     tl_workers_destroy(&workers);
-    tl_scan_close(&scan);
     return st;
 }
 

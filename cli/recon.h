@@ -1,10 +1,10 @@
 /* recon.h - batch reconstruction of a scan file into a NeXus volume.
  *
- * The slab loop of the spine: for each slab of --nsino-per-chunk rows, read the
- * projections (HDF5 hyperslab) and the flat/dark means, normalize, transpose into
- * the FBP plan's sinogram buffer, filter and backproject, and write the slices.
- * Memory is bounded by the slab (tl_recon_memory()), never by the file. The
- * threaded streaming pipeline of pipeline/ (issue 6) will overlap these steps.
+ * The slab loop: for each slab of --nsino-per-chunk rows, get sinograms from the
+ * input (cli/slab_source.h: raw scans are read and normalized, normalized
+ * projections and sinogram files are read), filter and backproject, and write the
+ * slices. Memory is bounded by the slab (report->slab_bytes), never by the file.
+ * The threaded streaming pipeline of pipeline/ (issue 6) will overlap these steps.
  */
 #ifndef TL_RECON_H
 #define TL_RECON_H
@@ -29,11 +29,5 @@ typedef struct tl_recon_report {
  * On failure nothing is left at `output` (nor at output.partial). */
 tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *output, tl_recon_report *report,
                        tl_error *err) TL_MUST_CHECK;
-
-/* Working memory of the slab loop in bytes, for a scan of n_proj projections,
- * n_flat flats, n_dark darks, n_cols columns, reconstructing `rows` rows per slab
- * into n x n slices with `threads` threads. */
-size_t tl_recon_memory(size_t n_proj, size_t n_flat, size_t n_dark, size_t n_cols, size_t rows, size_t n,
-                       int threads);
 
 #endif
