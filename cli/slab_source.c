@@ -19,6 +19,8 @@ struct tl_slab_source {
     size_t max_rows;
     float *proj;                 /* [n_angles][max_rows][n_cols] (raw, normalized) or [max_rows][n_angles][n_cols] */
     float *flat, *flat_after, *dark; /* [max_rows][n_cols] */
+    const double *flat_after_weight; /* [n_angles] or NULL: flats before and after are interpolated */
+    int transmission;                /* the input holds transmissions: -log still to take */
     tl_normalize_stats stats;
     double read_s, normalize_s, transpose_s;
     size_t bytes;
@@ -60,11 +62,18 @@ tl_status tl_slab_source_open(const tl_config *cfg, const char *input, size_t ma
         s->info.n_angles = d->n_angles;
         s->info.n_cols = d->n_cols;
         s->info.angles_deg = d->angles_deg;
+        s->transmission = d->content && strcmp(d->content, "transmission") == 0;
     } else {
-        if ((st = tl_scan_open(input, &s->scan, err)) != TL_OK)
+        tl_scan_options opt;
+        tl_scan_options_from_config(cfg, &opt);
+        if ((st = tl_scan_open_with(input, &opt, &s->scan, err)) != TL_OK)
             goto fail;
         const tl_scan_info *si = tl_scan_get_info(s->scan);
-        s->info.kind = TL_SOURCE_RAW;
+        s->info.kind = si->normalized ? TL_SOURCE_NORMALIZED : TL_SOURCE_RAW;
+        s->transmission = si->normalized == 2;
+        s->flat_after_weight = si->flat_after_weight;
+        s->info.entry_path = si->entry_path;
+        s->info.sample_name = si->sample_name;
         s->info.description = si->layout_name;
         s->info.n_rows = si->n_rows;
         s->info.n_angles = si->n_proj;
@@ -83,8 +92,13 @@ tl_status tl_slab_source_open(const tl_config *cfg, const char *input, size_t ma
         s->flat = malloc(frame * sizeof *s->flat);
         s->dark = malloc(frame * sizeof *s->dark);
         s->bytes += 2 * frame * sizeof(float);
+        if (s->flat_after_weight) {
+            s->flat_after = malloc(frame * sizeof *s->flat_after);
+            s->bytes += frame * sizeof(float);
+        }
     }
-    if (!s->proj || (s->info.kind == TL_SOURCE_RAW && (!s->flat || !s->dark))) {
+    if (!s->proj || (s->info.kind == TL_SOURCE_RAW && (!s->flat || !s->dark)) ||
+        (s->flat_after_weight && s->info.kind == TL_SOURCE_RAW && !s->flat_after)) {
         st = tl_error_set(err, TL_ERR_NOMEM,
                           "cannot allocate a slab of %zu rows x %zu angles x %zu columns (%.1f MiB); lower "
                           "--nsino-per-chunk",
@@ -110,6 +124,20 @@ void tl_slab_source_times(const tl_slab_source *src, double *read_s, double *nor
     *transpose_s = src->transpose_s;
 }
 
+/* Transmissions to line integrals, with the floor policy of normalize.h. */
+static void minus_log_in_place(float *v, size_t n, tl_normalize_stats *stats)
+{
+    for (size_t i = 0; i < n; i++) {
+        float t = v[i];
+        if (!(t > TL_NORMALIZE_FLOOR)) {
+            t = TL_NORMALIZE_FLOOR;
+            stats->n_floored++;
+        }
+        v[i] = -logf(t);
+    }
+    stats->n_values += n;
+}
+
 static tl_status check_rows(const tl_slab_source *s, size_t row_begin, size_t row_end, tl_error *err)
 {
     if (row_begin >= row_end || row_begin < s->info.first_row || row_end > s->info.first_row + s->info.n_rows ||
@@ -132,17 +160,25 @@ tl_status tl_slab_source_projections(tl_slab_source *s, size_t row_begin, size_t
     double t0 = tl_now();
     if ((st = tl_scan_read_projections(s->scan, row_begin, row_end, s->proj, err)) != TL_OK)
         return st;
-    if (s->info.kind == TL_SOURCE_RAW &&
-        ((st = tl_scan_read_flat_mean(s->scan, row_begin, row_end, s->flat, err)) != TL_OK ||
-         (st = tl_scan_read_dark_mean(s->scan, row_begin, row_end, s->dark, err)) != TL_OK))
-        return st;
+    if (s->info.kind == TL_SOURCE_RAW) {
+        st = s->flat_after
+                 ? tl_scan_read_flat_pair(s->scan, row_begin, row_end, s->flat, s->flat_after, err)
+                 : tl_scan_read_flat_mean(s->scan, row_begin, row_end, s->flat, err);
+        if (st == TL_OK)
+            st = tl_scan_read_dark_mean(s->scan, row_begin, row_end, s->dark, err);
+        if (st != TL_OK)
+            return st;
+    }
     double t1 = tl_now();
     s->read_s += t1 - t0;
     if (s->info.kind == TL_SOURCE_RAW) {
-        st = tl_normalize_cpu(s->proj, s->info.n_angles, rows, s->info.n_cols, s->flat, s->dark, s->minus_log,
-                              row_begin, s->workers, &s->stats, err);
+        st = tl_normalize_interp_cpu(s->proj, s->info.n_angles, rows, s->info.n_cols, s->flat, s->flat_after,
+                                     s->flat_after_weight, s->dark, s->minus_log, row_begin, s->workers, &s->stats,
+                                     err);
         if (st != TL_OK)
             return st;
+    } else if (s->transmission && s->minus_log) {
+        minus_log_in_place(s->proj, s->info.n_angles * rows * s->info.n_cols, &s->stats);
     }
     s->normalize_s += tl_now() - t1;
     *proj = s->proj;
@@ -162,6 +198,8 @@ tl_status tl_slab_source_sinograms(tl_slab_source *s, size_t row_begin, size_t r
         if (st != TL_OK)
             return st;
         s->read_s += tl_now() - t0;
+        if (s->transmission && s->minus_log)
+            minus_log_in_place(s->proj, rows * na * nc, &s->stats);
         t0 = tl_now();
         for (size_t l = 0; l < rows * na; l++)
             memcpy(out + l * stride, s->proj + l * nc, nc * sizeof(float));

@@ -496,10 +496,27 @@ void tl_h5_describe_open_failure(hid_t file, const char *dset_path, char *buf, s
         unsigned flags = 0;
         if (val && H5Lget_val(file, dset_path, val, li.u.val_size, H5P_DEFAULT) >= 0 &&
             H5Lunpack_elink_val(val, li.u.val_size, &flags, &target_file, &target_obj) >= 0) {
-            snprintf(buf, size,
-                     "it is an external link to %s%s in '%s', which cannot be opened "
-                     "(missing or unreadable file, or no such dataset in it)",
-                     target_obj[0] == '/' ? "" : "/", target_obj, target_file);
+            /* HDF5 looks for a relative target in the linking file's directory
+             * (then the working directory): say where, and whether it is there. */
+            char looked[2048], linking[1024] = "";
+            if (target_file[0] == '/') {
+                snprintf(looked, sizeof looked, "%s", target_file);
+            } else {
+                ssize_t len = H5Fget_name(file, linking, sizeof linking);
+                char *slash = len > 0 ? strrchr(linking, '/') : NULL;
+                if (slash)
+                    *slash = '\0';
+                snprintf(looked, sizeof looked, "%s%s%s", slash ? linking : "", slash ? "/" : "", target_file);
+            }
+            struct stat sb;
+            if (stat(looked, &sb) != 0)
+                snprintf(buf, size, "it is an external link to %s%s in '%s', and '%s' does not exist",
+                         target_obj[0] == '/' ? "" : "/", target_obj, target_file, looked);
+            else
+                snprintf(buf, size,
+                         "it is an external link to %s%s in '%s', which cannot be opened "
+                         "(no such dataset in '%s', or the file is unreadable or damaged)",
+                         target_obj[0] == '/' ? "" : "/", target_obj, target_file, looked);
             free(val);
             return;
         }

@@ -90,8 +90,10 @@ void tl_h5_output_abort(hid_t file, const char *partial);
  * or damaged (with HDF5's reason). */
 tl_status tl_h5_open_read(const char *path, hid_t *file, tl_error *err) TL_MUST_CHECK;
 
-/* Describe why dataset `dset_path` of `file_name` could not be opened: for an
- * external link, names the target file and object. Writes into buf. */
+/* Describe why dataset `dset_path` of `file` could not be opened: for an
+ * external link, names the target file and object, where HDF5 looked for a
+ * relative target (the linking file's directory) and whether that file exists.
+ * Writes into buf. */
 void tl_h5_describe_open_failure(hid_t file, const char *dset_path, char *buf, size_t size);
 
 /* Human name of a dataset's element type ("uint16", "float32", "int64",

@@ -1,7 +1,7 @@
 /* scan_write.c - write raw scans (NXtomo or Data Exchange) that tl_scan reads.
  *
  * Owns the tl_scan_writer: the PATH.partial file, its pixel datasets, and a
- * one-frame conversion buffer for uint16 output (allocated at create, so put()
+ * one-frame conversion buffer for integer output (allocated at create, so put()
  * never allocates).
  *
  * Everything except the pixels (groups, image keys, angles, links) is written at
@@ -18,7 +18,11 @@
  *   /entry/data                   NXdata: hard links data, image_key, rotation_angle
  * Data Exchange: /exchange/data, data_white, data_dark, theta (float64, @units = "degrees").
  * Pixel datasets are chunked [1, min(rows, 16), cols] so a slab of rows of one
- * frame is one chunk read.
+ * frame is one chunk read. Integer pixels (uint8, uint16, uint32) are rounded to
+ * nearest and clipped to the type's range; NaN becomes 0.
+ * Normalized projections (desc->content) carry the attribute tomoline_content
+ * ("line_integrals" or "transmission") on the projections' dataset; the reader
+ * then needs no flats or darks.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "scan_write.h"
@@ -41,7 +45,7 @@ struct tl_scan_writer {
     const char *dset_path[3];
     size_t offset[3];    /* first frame of the kind in its dataset */
     size_t n[3];         /* frames of the kind */
-    uint16_t *buf;       /* [n_rows * n_cols], uint16 output only */
+    uint32_t *buf;       /* [n_rows * n_cols], integer output only */
 };
 
 static const char *const kind_names[3] = {"projections", "flat-field frames", "dark-field frames"};
@@ -83,7 +87,10 @@ static hid_t create_pixels(tl_scan_writer *w, hid_t loc, const char *name, const
         hsize_t chunk[3] = {1, d->n_rows < 16 ? d->n_rows : 16, d->n_cols};
         if (n > 0)
             H5Pset_chunk(dcpl, 3, chunk);
-        hid_t ftype = d->pixel_type == TL_PIXEL_UINT16 ? H5T_STD_U16LE : H5T_IEEE_F32LE;
+        hid_t ftype = d->pixel_type == TL_PIXEL_UINT16   ? H5T_STD_U16LE
+                      : d->pixel_type == TL_PIXEL_UINT8  ? H5T_STD_U8LE
+                      : d->pixel_type == TL_PIXEL_UINT32 ? H5T_STD_U32LE
+                                                         : H5T_IEEE_F32LE;
         dset = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     }
     if (dset < 0) {
@@ -97,6 +104,14 @@ static hid_t create_pixels(tl_scan_writer *w, hid_t loc, const char *name, const
     if (space >= 0)
         H5Sclose(space);
     return dset;
+}
+
+/* What the projections hold, when not raw counts (read back by tl_scan). */
+static tl_status write_content(tl_scan_writer *w, hid_t dset, const char *dset_path, tl_error *err)
+{
+    if (!w->desc.content)
+        return TL_OK;
+    return tl_h5_write_string_attr(dset, "tomoline_content", w->desc.content, w->partial, dset_path, err);
 }
 
 static tl_status write_nxtomo(tl_scan_writer *w, tl_error *err)
@@ -131,6 +146,8 @@ static tl_status write_nxtomo(tl_scan_writer *w, tl_error *err)
         w->dset[k] = pixels;
         w->dset_path[k] = data_path;
     }
+    if ((st = write_content(w, pixels, data_path, err)) != TL_OK)
+        goto done;
     w->offset[TL_KEY_DARK] = 0;
     w->offset[TL_KEY_FLAT] = d->n_dark;
     w->offset[TL_KEY_PROJECTION] = d->n_dark + d->n_flat;
@@ -243,6 +260,10 @@ static tl_status write_dxchange(tl_scan_writer *w, tl_error *err)
             H5Gclose(ex);
             return TL_ERR_IO;
         }
+        if (k == TL_KEY_PROJECTION && (st = write_content(w, w->dset[k], paths[k], err)) != TL_OK) {
+            H5Gclose(ex);
+            return st;
+        }
     }
     st = tl_h5_write_double_dataset(ex, "theta", d->angles_deg, d->n_proj, f, "/exchange", err);
     if (st == TL_OK) {
@@ -268,9 +289,16 @@ tl_status tl_scan_writer_create(const char *path, const tl_scan_desc *desc, int 
     if (desc->layout != TL_LAYOUT_NXTOMO && desc->layout != TL_LAYOUT_DXCHANGE)
         return tl_error_set(err, TL_ERR_INVALID, "'%s': unknown layout %d (allowed: NXtomo, Data Exchange)",
                             path ? path : "", (int)desc->layout);
-    if (desc->pixel_type != TL_PIXEL_UINT16 && desc->pixel_type != TL_PIXEL_FLOAT32)
-        return tl_error_set(err, TL_ERR_INVALID, "'%s': unknown pixel type %d (allowed: uint16, float32)",
+    if (desc->pixel_type != TL_PIXEL_UINT16 && desc->pixel_type != TL_PIXEL_FLOAT32 &&
+        desc->pixel_type != TL_PIXEL_UINT8 && desc->pixel_type != TL_PIXEL_UINT32)
+        return tl_error_set(err, TL_ERR_INVALID,
+                            "'%s': unknown pixel type %d (allowed: uint8, uint16, uint32, float32)",
                             path ? path : "", (int)desc->pixel_type);
+    if (desc->content && strcmp(desc->content, "line_integrals") != 0 && strcmp(desc->content, "transmission") != 0)
+        return tl_error_set(err, TL_ERR_INVALID,
+                            "'%s': unknown content '%s' (allowed: line_integrals, transmission, or none for raw "
+                            "counts)",
+                            path ? path : "", desc->content);
     if (desc->n_rows == 0 || desc->n_cols == 0)
         return tl_error_set(err, TL_ERR_INVALID, "'%s': frames of %zu x %zu pixels, need at least 1 x 1",
                             path ? path : "", desc->n_rows, desc->n_cols);
@@ -290,6 +318,7 @@ tl_status tl_scan_writer_create(const char *path, const tl_scan_desc *desc, int 
     w->desc = *desc;
     w->desc.angles_deg = NULL;
     w->desc.sample_name = NULL;
+    w->desc.content = NULL;
     w->n[TL_KEY_PROJECTION] = desc->n_proj;
     w->n[TL_KEY_FLAT] = desc->n_flat;
     w->n[TL_KEY_DARK] = desc->n_dark;
@@ -297,7 +326,7 @@ tl_status tl_scan_writer_create(const char *path, const tl_scan_desc *desc, int 
     w->path = strdup(path ? path : "");
     if (!w->path)
         goto fail_alloc;
-    if (desc->pixel_type == TL_PIXEL_UINT16) {
+    if (desc->pixel_type != TL_PIXEL_FLOAT32) {
         w->buf = malloc(desc->n_rows * desc->n_cols * sizeof *w->buf);
         if (!w->buf)
             goto fail_alloc;
@@ -309,10 +338,12 @@ tl_status tl_scan_writer_create(const char *path, const tl_scan_desc *desc, int 
     tl_scan_desc full = w->desc;
     full.angles_deg = desc->angles_deg;
     full.sample_name = desc->sample_name;
+    full.content = desc->content;
     w->desc = full;
     st = desc->layout == TL_LAYOUT_NXTOMO ? write_nxtomo(w, err) : write_dxchange(w, err);
     w->desc.angles_deg = NULL;
     w->desc.sample_name = NULL;
+    w->desc.content = NULL;
     if (st != TL_OK)
         goto fail_file;
     *out = w;
@@ -372,16 +403,20 @@ tl_status tl_scan_writer_put(tl_scan_writer *w, tl_image_key key, size_t first, 
         mspace = H5Screate_simple(3, cnt, NULL);
         if (mspace < 0)
             goto fail;
+        const double max = w->desc.pixel_type == TL_PIXEL_UINT8    ? 255.0
+                           : w->desc.pixel_type == TL_PIXEL_UINT16 ? 65535.0
+                                                                   : 4294967295.0;
         for (size_t f = 0; f < count; f++) {
             const float *src = data + f * rows * cols;
             for (size_t i = 0; i < rows * cols; i++) {
-                float v = src[i];
-                /* !(v > 0) also sends NaN to 0. */
-                w->buf[i] = !(v > 0.0f) ? 0 : v >= 65535.0f ? 65535 : (uint16_t)lrintf(v);
+                double v = src[i];
+                /* !(v > 0) also sends NaN to 0; HDF5 narrows the in-range values
+                 * to the file type exactly. */
+                w->buf[i] = !(v > 0.0) ? 0 : v >= max ? (uint32_t)max : (uint32_t)llrint(v);
             }
             hsize_t start[3] = {w->offset[key] + first + f, row_begin, 0};
             if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
-                H5Dwrite(d, H5T_NATIVE_UINT16, mspace, fspace, H5P_DEFAULT, w->buf) < 0)
+                H5Dwrite(d, H5T_NATIVE_UINT32, mspace, fspace, H5P_DEFAULT, w->buf) < 0)
                 goto fail;
         }
     }

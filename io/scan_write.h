@@ -12,16 +12,20 @@
 #include "scan.h"
 #include "status.h"
 
-typedef enum { TL_PIXEL_UINT16 = 0, TL_PIXEL_FLOAT32 = 1 } tl_pixel_type;
+typedef enum { TL_PIXEL_UINT16 = 0, TL_PIXEL_FLOAT32 = 1, TL_PIXEL_UINT8 = 2, TL_PIXEL_UINT32 = 3 } tl_pixel_type;
 
 typedef struct tl_scan_desc {
     tl_layout layout;
-    tl_pixel_type pixel_type; /* uint16: values rounded and clipped to [0, 65535] */
+    tl_pixel_type pixel_type; /* integers: values rounded and clipped to the type's range, NaN -> 0 */
     size_t n_rows, n_cols;
     size_t n_proj, n_flat, n_dark;
     const double *angles_deg; /* [n_proj] */
     /* optional NXtomo metadata; NULL to omit */
     const char *sample_name;
+    /* NULL: raw counts. "line_integrals" (-log done) or "transmission" (flat/dark
+     * done): normalized projections, stored as attribute tomoline_content on the
+     * projections' dataset; n_flat = n_dark = 0 is then what readers expect. */
+    const char *content;
 } tl_scan_desc;
 
 typedef struct tl_scan_writer tl_scan_writer;
