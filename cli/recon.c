@@ -2,6 +2,7 @@
 #include "recon.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,9 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "catalog.h"
+#include "preview.h"
+#include "sha256.h"
 #include "cli.h"
 #include "cor.h"
 #include "fbp.h"
@@ -81,10 +85,31 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
         return st;
     snprintf(report->backend, sizeof report->backend, "%s", tl_backend_name(backend));
 
+    int format = 0, compression = 0;
+    if ((st = tl_volume_format_parse(cfg->save_format, &format, err)) != TL_OK ||
+        (st = tl_volume_compression_parse(cfg->compression, &compression, err)) != TL_OK)
+        return st;
+    /* A catalog URL that cannot work is refused before hours of reconstruction. */
+    if (cfg->catalog[0] && !(strncmp(cfg->catalog, "sqlite:", 7) == 0 && cfg->catalog[7]) &&
+        strncmp(cfg->catalog, "postgresql://", 13) != 0 && strncmp(cfg->catalog, "postgres://", 11) != 0) {
+        char shown[512];
+        tl_catalog_redact_url(cfg->catalog, shown, sizeof shown);
+        return tl_error_set(err, TL_ERR_INVALID,
+                            "--catalog '%s': unknown catalog scheme (allowed: sqlite:PATH, postgresql://...)", shown);
+    }
+    /* Credentials never reach the provenance: the recorded configuration has the URL redacted. */
+    tl_config *recorded = malloc(sizeof *recorded);
+    if (!recorded)
+        return tl_error_set(err, TL_ERR_NOMEM, "out of memory");
+    *recorded = *cfg;
+    tl_catalog_redact_url(cfg->catalog, recorded->catalog, sizeof recorded->catalog);
+
     /* An existing output is refused before any work, so nothing already written is lost. */
     struct stat sb;
-    if (!cfg->overwrite && stat(output, &sb) == 0)
+    if (!cfg->overwrite && stat(output, &sb) == 0) {
+        free(recorded);
         return tl_error_set(err, TL_ERR_EXISTS, "'%s' already exists (use --overwrite to replace it)", output);
+    }
 
     tl_slab_source *src = NULL;
     tl_workers *workers = NULL;
@@ -95,8 +120,10 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     char *config_text = NULL;
     param_list params = {0};
 
-    if ((st = tl_workers_create((int)cfg->threads, &workers, err)) != TL_OK)
+    if ((st = tl_workers_create((int)cfg->threads, &workers, err)) != TL_OK) {
+        free(recorded);
         return st;
+    }
     if ((st = tl_slab_source_open(cfg, input, (size_t)cfg->nsino_per_chunk, workers, &src, err)) != TL_OK)
         goto done;
     const tl_source_info *info = tl_slab_source_info(src);
@@ -151,7 +178,8 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
                 tl_workers_count(workers), chunk, (double)report->slab_bytes / 1048576.0);
 
     tl_volume_desc vdesc = {.nz = row_end - row_begin, .ny = n, .nx = n, .z_first = row_begin,
-                            .float16 = strcmp(cfg->dtype, "float16") == 0};
+                            .float16 = strcmp(cfg->dtype, "float16") == 0, .format = format,
+                            .compression = compression, .compression_level = (int)cfg->compression_level};
     if ((st = tl_volume_writer_create(output, &vdesc, (int)cfg->overwrite, &writer, err)) != TL_OK)
         goto done;
 
@@ -192,9 +220,24 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     report->stage_seconds[4] = write_s;
 
     /* provenance: every parameter of the table, defaults included */
-    if ((st = collect_params(cfg, TL_CMD_RECON, &params, err)) != TL_OK)
+    if ((st = collect_params(recorded, TL_CMD_RECON, &params, err)) != TL_OK)
         goto done;
-    config_text = tl_cli_config_text(cfg, TL_CMD_RECON);
+    config_text = tl_cli_config_text(recorded, TL_CMD_RECON);
+    /* where the result came from: the input's checksum and its sample/instrument groups */
+    struct stat in_st;
+    char sha[65] = "";
+    int input_is_file = stat(input, &in_st) == 0 && S_ISREG(in_st.st_mode);
+    if (input_is_file) {
+        double t_sha = tl_now();
+        if ((st = tl_sha256_file(input, sha, err)) != TL_OK)
+            goto done;
+        tl_log_debug("recon: SHA-256 of %s in %.2f s", input, tl_now() - t_sha);
+        if (info->kind != TL_SOURCE_SINOGRAMS && format == TL_VOLUME_NEXUS) {
+            tl_error cerr = {0};
+            if (tl_volume_writer_copy_metadata(writer, input, info->entry_path, &cerr) != TL_OK)
+                tl_log_warn("provenance: the input's sample and instrument groups were not copied: %s", cerr.message);
+        }
+    }
     char date[64], host[256] = "unknown";
     tl_cli_iso_date(date, sizeof date);
     gethostname(host, sizeof host - 1);
@@ -205,6 +248,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
                           .host = host,
                           .backend = tl_backend_name(backend),
                           .input_file = input,
+                          .input_sha256 = sha[0] ? sha : NULL,
                           .rotation_axis = axis,
                           .rotation_axis_method = axis_method,
                           .n_params = params.n,
@@ -230,6 +274,50 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     report->n_floored = nstats->n_floored;
     report->n_dead_pixels = nstats->n_dead_pixels;
 
+    /* After the file is complete: the preview, then the catalog record. A failure
+     * here is reported, and the volume (already complete) is kept. */
+    if (cfg->preview) {
+        tl_preview_default_path(output, 'z', (row_end - row_begin) / 2, report->preview_path,
+                                sizeof report->preview_path);
+        if ((st = tl_preview_volume(output, 'z', -1, TL_PREVIEW_CLIP_PERCENT_DEFAULT, report->preview_path,
+                                    (int)cfg->overwrite, err)) != TL_OK) {
+            tl_error_prefix(err, "the volume %s is complete, but its preview failed", output);
+            report->preview_path[0] = '\0';
+            goto done;
+        }
+    }
+    if (cfg->catalog[0]) {
+        char in_abs[PATH_MAX], out_abs[PATH_MAX], checksum[80], outbox[TL_CONFIG_STRING_MAX + 32];
+        if (!realpath(input, in_abs))
+            snprintf(in_abs, sizeof in_abs, "%s", input);
+        if (!realpath(output, out_abs))
+            snprintf(out_abs, sizeof out_abs, "%s", output);
+        snprintf(checksum, sizeof checksum, "sha256:%s", sha);
+        if (cfg->outbox[0]) {
+            snprintf(outbox, sizeof outbox, "%s", cfg->outbox);
+        } else {
+            const char *slash = strrchr(out_abs, '/');
+            snprintf(outbox, sizeof outbox, "%.*s/.tomoline-outbox", slash ? (int)(slash - out_abs) : 1,
+                     slash ? out_abs : ".");
+        }
+        tl_catalog_record rec = {.output_path = out_abs,
+                                 .input_path = in_abs,
+                                 .checksum = sha[0] ? checksum : NULL,
+                                 .created = date,
+                                 .sample = info->sample_name,
+                                 .shape = {row_end - row_begin, n, n},
+                                 .rotation_axis = axis,
+                                 .n_params = params.n,
+                                 .param_names = params.names,
+                                 .param_values = params.values,
+                                 .status = "complete"};
+        if ((st = tl_catalog_register(cfg->catalog, &rec, outbox, cfg->catalog_timeout, &report->catalog_queued,
+                                      report->catalog_uuid, err)) != TL_OK) {
+            tl_error_prefix(err, "the volume %s is complete, but its catalog record failed", output);
+            goto done;
+        }
+    }
+
 done:
     tl_progress_finish(&progress);
     tl_volume_writer_abort(&writer);
@@ -239,6 +327,7 @@ done:
     tl_fbp_plan_destroy(&plan);
     tl_slab_source_close(&src);
     tl_workers_destroy(&workers);
+    free(recorded);
     return st;
 }
 
@@ -278,6 +367,8 @@ int tl_cmd_recon(int argc, char **argv)
         snprintf(output, sizeof output, "%s", cfg.out_path_name);
     else
         tl_cli_default_output(positional[0], output, sizeof output);
+    if (!cfg.out_path_name[0] && strcmp(cfg.save_format, "tiff") == 0)
+        output[strlen(output) - 4] = '\0'; /* a directory: INPUT_rec */
     tl_recon_report rep;
     tl_error err = {0};
     if (tl_recon_run(&cfg, positional[0], output, &rep, &err) != TL_OK)
@@ -290,5 +381,13 @@ int tl_cmd_recon(int argc, char **argv)
            "%.2f, write %.2f), peak memory %.1f MiB\n",
            rep.seconds, rep.slices_per_second, rep.stage_seconds[0], rep.stage_seconds[1], rep.stage_seconds[2],
            rep.stage_seconds[3], rep.stage_seconds[4], (double)tl_cli_peak_rss() / 1048576.0);
+    if (rep.preview_path[0])
+        printf("tomoline recon: preview of the central slice: %s\n", rep.preview_path);
+    if (rep.catalog_uuid[0]) {
+        char shown[512];
+        tl_catalog_redact_url(cfg.catalog, shown, sizeof shown);
+        printf("tomoline recon: catalog record %s %s %s\n", rep.catalog_uuid,
+               rep.catalog_queued ? "waits in the outbox for" : "registered in", shown);
+    }
     return 0;
 }

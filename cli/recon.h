@@ -23,6 +23,9 @@ typedef struct tl_recon_report {
     size_t slab_bytes;       /* working memory of the slab loop */
     size_t n_floored, n_dead_pixels;
     char backend[16];
+    char catalog_uuid[37];   /* "" when no catalog was given */
+    int catalog_queued;      /* the record waits in the outbox */
+    char preview_path[4200]; /* "" unless --preview */
 } tl_recon_report;
 
 /* Reconstruct `input` into `output` with the configuration cfg (recon section).

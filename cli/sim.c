@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "catalog.h"
 #include "cli.h"
 #include "log.h"
 #include "recon.h"
@@ -109,7 +110,9 @@ static const tl_cli_command demo_command = {
         "Writes DIR/scan.nxs and DIR/scan_truth.nxs (tomoline sim), then DIR/recon.nxs (tomoline\n"
         "recon with the simulated rotation axis), and prints the accuracy: the relative L2 error\n"
         "inside the inscribed disk and the mean value of a uniform region against the phantom.\n"
-        "DIR defaults to ./demo; files the demo wrote before are replaced.",
+        "It also writes a PNG of the central slice and registers the volume in the catalog\n"
+        "(--catalog, default sqlite:DIR/catalog.db). DIR defaults to ./demo; files the demo wrote\n"
+        "before are replaced.",
     .max_positional = 0,
 };
 
@@ -179,6 +182,9 @@ int tl_cmd_demo(int argc, char **argv)
     tl_config rcfg = cfg;
     snprintf(rcfg.rotation_axis, sizeof rcfg.rotation_axis, "%.17g", axis);
     rcfg.overwrite = 1;
+    rcfg.preview = 1;
+    if (!rcfg.catalog[0])
+        snprintf(rcfg.catalog, sizeof rcfg.catalog, "sqlite:%s/catalog.db", dir);
     printf("tomoline demo: 2/3 reconstructing (filtered backprojection, %s filter, %s backend)\n", rcfg.fbp_filter,
            rcfg.backend);
     tl_recon_report rep;
@@ -186,6 +192,13 @@ int tl_cmd_demo(int argc, char **argv)
         return tl_cli_fail(&err);
     printf("tomoline demo:     wrote %s: %zu slices of %zu x %zu %s in %.2f s (%.2f slices/s, %s backend)\n", recon,
            rep.n_slices, rep.n, rep.n, rcfg.dtype, rep.seconds, rep.slices_per_second, rep.backend);
+    printf("tomoline demo:     preview of the central slice: %s\n", rep.preview_path);
+    {
+        char shown[512];
+        tl_catalog_redact_url(rcfg.catalog, shown, sizeof shown);
+        printf("tomoline demo:     catalog record %s %s %s (see: tomoline catalog list --catalog %s)\n",
+               rep.catalog_uuid, rep.catalog_queued ? "waits in the outbox for" : "registered in", shown, shown);
+    }
 
     float *vol = NULL, *ref = NULL;
     size_t nz, ny, nx, tz, ty, tx;

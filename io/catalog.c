@@ -125,8 +125,9 @@ static void percent_decode(const char *s, size_t n, char *out, size_t size)
 static size_t password_spans(const char *url, size_t spans[][2], size_t max)
 {
     size_t count = 0;
+    /* any scheme://user:password@host: a mistyped scheme must not leak its password either */
     const char *rest = strstr(url, "://");
-    if (!rest || !is_postgres_url(url))
+    if (!rest)
         return 0;
     rest += 3;
     const char *p = rest;

@@ -12,6 +12,9 @@ echo "== release build and tests"
 scripts/build.sh
 ctest --no-tests=error --test-dir build --output-on-failure --timeout 900
 
+echo "== PostgreSQL catalog tests (a temporary cluster on 127.0.0.1, removed afterwards)"
+scripts/test_postgres.sh build
+
 echo "== sanitizer build (ASan + UBSan) and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTOMOLINE_SANITIZE=ON -DTOMOLINE_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs"
