@@ -128,23 +128,9 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
         goto done;
     const tl_source_info *info = tl_slab_source_info(src);
     size_t n_cols = info->n_cols, n_angles = info->n_angles;
-    size_t first = info->first_row, last = info->first_row + info->n_rows; /* rows the input has */
-
-    /* rows */
-    if ((size_t)cfg->start_row < first || (size_t)cfg->start_row >= last) {
-        st = tl_error_set(err, TL_ERR_INVALID, "--start-row %ld is outside the detector (rows %zu to %zu of '%s')",
-                          cfg->start_row, first, last - 1, input);
+    size_t row_begin = 0, row_end = 0;
+    if ((st = tl_slab_source_rows(src, cfg, input, &row_begin, &row_end, err)) != TL_OK)
         goto done;
-    }
-    size_t row_begin = (size_t)cfg->start_row;
-    size_t row_end = cfg->end_row < 0 ? last : (size_t)cfg->end_row;
-    if (row_end > last) {
-        st = tl_error_set(err, TL_ERR_INVALID,
-                          "--end-row %ld is past the last detector row (allowed: up to %zu, or -1 for all rows of "
-                          "'%s')",
-                          cfg->end_row, last, input);
-        goto done;
-    }
     double axis = NAN;
     const char *axis_method = "";
     if ((st = tl_cor_resolve(cfg->rotation_axis, n_cols, &axis, &axis_method, err)) != TL_OK)
@@ -166,8 +152,8 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     }
     report->slab_bytes = tl_slab_source_bytes(src) + tl_fbp_plan_bytes(plan) + chunk * n * n * sizeof(float);
     if (info->kind == TL_SOURCE_SINOGRAMS)
-        tl_log_info("recon: %s (sinograms): rows %zu..%zu, %zu angles, %zu columns", input, first, last - 1, n_angles,
-                    n_cols);
+        tl_log_info("recon: %s (sinograms): rows %zu..%zu, %zu angles, %zu columns", input, info->first_row,
+                    info->first_row + info->n_rows - 1, n_angles, n_cols);
     else
         tl_log_info("recon: %s (%s%s): %zu projections, %zu flats, %zu darks, %zu x %zu pixels", input,
                     info->description, info->kind == TL_SOURCE_NORMALIZED ? ", normalized" : "", n_angles,

@@ -124,6 +124,23 @@ void tl_slab_source_times(const tl_slab_source *src, double *read_s, double *nor
     *transpose_s = src->transpose_s;
 }
 
+tl_status tl_slab_source_rows(const tl_slab_source *src, const tl_config *cfg, const char *input, size_t *begin,
+                              size_t *end, tl_error *err)
+{
+    size_t first = src->info.first_row, last = src->info.first_row + src->info.n_rows;
+    if ((size_t)cfg->start_row < first || (size_t)cfg->start_row >= last)
+        return tl_error_set(err, TL_ERR_INVALID, "--start-row %ld is outside the detector (rows %zu to %zu of '%s')",
+                            cfg->start_row, first, last - 1, input);
+    *begin = (size_t)cfg->start_row;
+    *end = cfg->end_row < 0 ? last : (size_t)cfg->end_row;
+    if (*end > last)
+        return tl_error_set(err, TL_ERR_INVALID,
+                            "--end-row %ld is past the last detector row (allowed: up to %zu, or -1 for all rows of "
+                            "'%s')",
+                            cfg->end_row, last, input);
+    return TL_OK;
+}
+
 /* Transmissions to line integrals, with the floor policy of normalize.h. */
 static void minus_log_in_place(float *v, size_t n, tl_normalize_stats *stats)
 {

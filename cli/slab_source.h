@@ -41,6 +41,11 @@ tl_status tl_slab_source_open(const tl_config *cfg, const char *input, size_t ma
 void tl_slab_source_close(tl_slab_source **src);
 const tl_source_info *tl_slab_source_info(const tl_slab_source *src);
 
+/* The detector rows --start-row..--end-row of cfg, checked against what the input
+ * has (messages name `input`): [*begin, *end). */
+tl_status tl_slab_source_rows(const tl_slab_source *src, const tl_config *cfg, const char *input, size_t *begin,
+                              size_t *end, tl_error *err) TL_MUST_CHECK;
+
 /* Normalized projections of detector rows [row_begin, row_end): a pointer to the
  * source's buffer [n_angles][rows][n_cols], valid until the next call. Not for
  * sinogram inputs (TL_ERR_INVALID). */

@@ -31,24 +31,6 @@ static void derived_output(const char *input, const char *suffix, char *out, siz
     snprintf(out, size, "%.*s%s", (int)stem, input, suffix);
 }
 
-/* The detector rows to process, checked against what the input has. */
-static tl_status stage_rows(const tl_config *cfg, const tl_source_info *info, const char *input, size_t *begin,
-                            size_t *end, tl_error *err)
-{
-    size_t first = info->first_row, last = info->first_row + info->n_rows;
-    if ((size_t)cfg->start_row < first || (size_t)cfg->start_row >= last)
-        return tl_error_set(err, TL_ERR_INVALID, "--start-row %ld is outside the detector (rows %zu to %zu of '%s')",
-                            cfg->start_row, first, last - 1, input);
-    *begin = (size_t)cfg->start_row;
-    *end = cfg->end_row < 0 ? last : (size_t)cfg->end_row;
-    if (*end > last)
-        return tl_error_set(err, TL_ERR_INVALID,
-                            "--end-row %ld is past the last detector row (allowed: up to %zu, or -1 for all rows of "
-                            "'%s')",
-                            cfg->end_row, last, input);
-    return TL_OK;
-}
-
 typedef enum { STAGE_NORMALIZE, STAGE_SINO } stage_kind;
 
 static tl_status run_stage(stage_kind kind, const tl_config *cfg, const char *input, const char *output,
@@ -72,7 +54,7 @@ static tl_status run_stage(stage_kind kind, const tl_config *cfg, const char *in
         goto done;
     }
     size_t row_begin = 0, row_end = 0;
-    if ((st = stage_rows(cfg, info, input, &row_begin, &row_end, err)) != TL_OK)
+    if ((st = tl_slab_source_rows(src, cfg, input, &row_begin, &row_end, err)) != TL_OK)
         goto done;
     size_t chunk = (size_t)cfg->nsino_per_chunk, rows_total = row_end - row_begin;
     size_t na = info->n_angles, nc = info->n_cols;
