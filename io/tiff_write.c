@@ -26,6 +26,7 @@
 #include <tiffio.h>
 #include <unistd.h>
 
+#include "tiff_read.h"
 #include "version.h"
 
 /* ---- libtiff messages ---------------------------------------------------- */
@@ -125,149 +126,38 @@ tl_status tl_tiff_write_float(const char *path, const float *data, size_t ny, si
     return TL_OK;
 }
 
-typedef enum { PX_F32, PX_F64, PX_U8, PX_U16, PX_U32, PX_I8, PX_I16, PX_I32 } px_kind;
-
-typedef struct tiff_shape {
-    uint32_t width, height;
-    px_kind kind;
-} tiff_shape;
-
-/* Check that the open file is a grey image we can convert, and get its size. */
-static tl_status check_shape(TIFF *tif, const char *path, tiff_shape *s, tl_error *err)
-{
-    uint32_t w = 0, h = 0;
-    uint16_t spp = 1, bits = 1, fmt = SAMPLEFORMAT_UINT;
-    if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h) || w == 0 ||
-        h == 0)
-        return tl_error_set(err, TL_ERR_FORMAT, "'%s': TIFF without an image size", path);
-    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
-    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bits);
-    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &fmt);
-    if (spp != 1)
-        return tl_error_set(err, TL_ERR_FORMAT,
-                            "'%s' has %u samples per pixel (a colour image?); expected one grey sample", path,
-                            (unsigned)spp);
-    if (TIFFIsTiled(tif))
-        return tl_error_set(err, TL_ERR_UNSUPPORTED, "'%s' is a tiled TIFF; only TIFF in strips can be read", path);
-    int k = -1;
-    if (fmt == SAMPLEFORMAT_IEEEFP)
-        k = bits == 32 ? PX_F32 : bits == 64 ? PX_F64 : -1;
-    else if (fmt == SAMPLEFORMAT_UINT)
-        k = bits == 8 ? PX_U8 : bits == 16 ? PX_U16 : bits == 32 ? PX_U32 : -1;
-    else if (fmt == SAMPLEFORMAT_INT)
-        k = bits == 8 ? PX_I8 : bits == 16 ? PX_I16 : bits == 32 ? PX_I32 : -1;
-    if (k < 0)
-        return tl_error_set(err, TL_ERR_UNSUPPORTED,
-                            "'%s' holds %u-bit samples of format %u; readable are 32/64-bit float and 8/16/32-bit "
-                            "integers",
-                            path, (unsigned)bits, (unsigned)fmt);
-    s->width = w;
-    s->height = h;
-    s->kind = (px_kind)k;
-    return TL_OK;
-}
-
+/* Reading slices back goes through the one TIFF reader of io/ (tiff_read.h). */
 tl_status tl_tiff_probe(const char *path, size_t *ny, size_t *nx, tl_error *err)
 {
-    struct stat sb;
-    if (!path || stat(path, &sb) != 0)
-        return tl_error_set(err, TL_ERR_IO, "cannot open '%s': %s", path ? path : "", strerror(errno));
-    tiff_msgs m;
-    TIFF *tif = tiff_open(path, "r", &m);
-    if (!tif)
-        return tl_error_set(err, TL_ERR_FORMAT, "'%s' is not a readable TIFF file%s%s", path, sep(&m), m.error);
-    tiff_shape s;
-    tl_status st = check_shape(tif, path, &s, err);
-    TIFFClose(tif);
+    tl_tiff_stack *stack = NULL;
+    const char *files[1] = {path};
+    tl_status st = tl_tiff_stack_open_files(files, 1, "slice", &stack, err);
     if (st == TL_OK) {
-        *ny = s.height;
-        *nx = s.width;
+        *ny = tl_tiff_stack_rows(stack);
+        *nx = tl_tiff_stack_cols(stack);
     }
+    tl_tiff_stack_close(&stack);
     return st;
-}
-
-static void convert_row(const void *src, px_kind kind, size_t n, float *out)
-{
-    switch (kind) {
-    case PX_F32:
-        memcpy(out, src, n * sizeof *out);
-        return;
-    case PX_F64:
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)((const double *)src)[i];
-        return;
-    case PX_U8:
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)((const uint8_t *)src)[i];
-        return;
-    case PX_U16:
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)((const uint16_t *)src)[i];
-        return;
-    case PX_U32:
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)((const uint32_t *)src)[i];
-        return;
-    case PX_I8:
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)((const int8_t *)src)[i];
-        return;
-    case PX_I16:
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)((const int16_t *)src)[i];
-        return;
-    case PX_I32:
-        for (size_t i = 0; i < n; i++)
-            out[i] = (float)((const int32_t *)src)[i];
-        return;
-    }
 }
 
 tl_status tl_tiff_read_rows(const char *path, size_t ny_expect, size_t nx_expect, size_t row_begin, size_t n_rows,
                             float *out, tl_error *err)
 {
-    struct stat sb;
-    if (!path || stat(path, &sb) != 0)
-        return tl_error_set(err, TL_ERR_IO, "cannot open '%s': %s", path ? path : "", strerror(errno));
-    tiff_msgs m;
-    TIFF *tif = tiff_open(path, "r", &m);
-    if (!tif)
-        return tl_error_set(err, TL_ERR_FORMAT, "'%s' is not a readable TIFF file%s%s", path, sep(&m), m.error);
-    tiff_shape s;
-    void *line = NULL;
-    tl_status st = check_shape(tif, path, &s, err);
+    tl_tiff_stack *stack = NULL;
+    const char *files[1] = {path};
+    tl_status st = tl_tiff_stack_open_files(files, 1, "slice", &stack, err);
     if (st != TL_OK)
-        goto done;
-    if ((ny_expect && s.height != ny_expect) || (nx_expect && s.width != nx_expect)) {
-        st = tl_error_set(err, TL_ERR_FORMAT, "'%s' is %u x %u pixels, expected %zu x %zu like the other slices",
-                          path, (unsigned)s.height, (unsigned)s.width, ny_expect ? ny_expect : (size_t)s.height,
-                          nx_expect ? nx_expect : (size_t)s.width);
-        goto done;
-    }
-    if (row_begin > s.height || n_rows > s.height - row_begin) {
-        st = tl_error_set(err, TL_ERR_INVALID, "'%s': rows %zu to %zu requested, the image has %u", path, row_begin,
-                          row_begin + n_rows - 1, (unsigned)s.height);
-        goto done;
-    }
-    tmsize_t line_size = TIFFScanlineSize(tif);
-    line = line_size > 0 ? malloc((size_t)line_size) : NULL;
-    if (!line) {
-        st = tl_error_set(err, TL_ERR_NOMEM, "'%s': out of memory for a row of %u pixels", path,
-                          (unsigned)s.width);
-        goto done;
-    }
-    /* Rows in increasing order: libtiff then decodes each strip at most once. */
-    for (size_t r = 0; r < n_rows; r++) {
-        if (TIFFReadScanline(tif, line, (uint32_t)(row_begin + r), 0) != 1) {
-            st = tl_error_set(err, TL_ERR_IO, "cannot read row %zu of TIFF '%s' (truncated or damaged?)%s%s",
-                              row_begin + r, path, sep(&m), m.error);
-            goto done;
-        }
-        convert_row(line, s.kind, s.width, out + r * s.width);
-    }
-done:
-    free(line);
-    TIFFClose(tif);
+        return st;
+    size_t h = tl_tiff_stack_rows(stack), w = tl_tiff_stack_cols(stack);
+    if ((ny_expect && h != ny_expect) || (nx_expect && w != nx_expect))
+        st = tl_error_set(err, TL_ERR_FORMAT, "'%s' is %zu x %zu pixels, expected %zu x %zu like the other slices",
+                          path, h, w, ny_expect ? ny_expect : h, nx_expect ? nx_expect : w);
+    else if (row_begin > h || n_rows > h - row_begin || n_rows == 0)
+        st = tl_error_set(err, TL_ERR_INVALID, "'%s': rows %zu to %zu requested, the image has %zu", path, row_begin,
+                          row_begin + n_rows - 1, h);
+    else
+        st = tl_tiff_stack_read(stack, 0, row_begin, row_begin + n_rows, out, err);
+    tl_tiff_stack_close(&stack);
     return st;
 }
 
