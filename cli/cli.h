@@ -22,6 +22,7 @@ int tl_cmd_sino(int argc, char **argv);      /* cli/stages.c */
 int tl_cmd_fbp(int argc, char **argv);       /* cli/stages.c */
 int tl_cmd_preview(int argc, char **argv);   /* cli/preview.c */
 int tl_cmd_catalog(int argc, char **argv);   /* cli/catalog.c */
+int tl_cmd_cor(int argc, char **argv);       /* cli/cor.c */
 
 /* Shared by the subcommands (cli/common.c). */
 

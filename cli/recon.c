@@ -74,6 +74,8 @@ static tl_status collect_params(const tl_config *cfg, unsigned command, param_li
 tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *output, tl_recon_report *report,
                        tl_error *err)
 {
+    if (strcmp(cfg->reconstruction_type, "try") == 0)
+        return tl_recon_try(cfg, input, output, report, err);
     memset(report, 0, sizeof *report);
     double t_start = tl_now();
     tl_status st;
@@ -132,9 +134,12 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     if ((st = tl_slab_source_rows(src, cfg, input, &row_begin, &row_end, err)) != TL_OK)
         goto done;
     double axis = NAN;
-    const char *axis_method = "";
-    if ((st = tl_cor_resolve(cfg->rotation_axis, n_cols, &axis, &axis_method, err)) != TL_OK)
+    const char *how = "";
+    tl_cor_report search;
+    if ((st = tl_recon_axis(cfg, src, row_begin, row_end, workers, &axis, &how, &search, err)) != TL_OK)
         goto done;
+    char axis_method[sizeof report->axis_method];
+    tl_recon_axis_summary(&search, how, axis_method, sizeof axis_method);
 
     size_t chunk = (size_t)cfg->nsino_per_chunk;
     if (chunk > row_end - row_begin)
@@ -254,7 +259,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     report->row_begin = row_begin;
     report->row_end = row_end;
     report->axis = axis;
-    report->axis_method = axis_method;
+    snprintf(report->axis_method, sizeof report->axis_method, "%s", axis_method);
     report->seconds = tl_now() - t_start;
     report->slices_per_second = (double)report->n_slices / report->seconds;
     report->n_floored = nstats->n_floored;

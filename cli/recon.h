@@ -12,12 +12,15 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "cor.h"
+#include "slab_source.h"
 #include "status.h"
+#include "workers.h"
 
 typedef struct tl_recon_report {
     size_t n_slices, n, row_begin, row_end;
     double axis;
-    const char *axis_method;
+    char axis_method[400];   /* how the axis was found (search results when 'auto') */
     double seconds, slices_per_second;
     double stage_seconds[5]; /* read, normalize, transpose, fbp, write */
     size_t slab_bytes;       /* working memory of the slab loop */
@@ -31,6 +34,24 @@ typedef struct tl_recon_report {
 /* Reconstruct `input` into `output` with the configuration cfg (recon section).
  * On failure nothing is left at `output` (nor at output.partial). */
 tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *output, tl_recon_report *report,
+                       tl_error *err) TL_MUST_CHECK;
+
+/* The rotation axis that cfg asks for, for rows [row_begin, row_end) of src: a
+ * number, 'center', or 'auto': tl_cor_find() with --rotation-axis-method on
+ * --rotation-axis-rows rows spread evenly over the range (cli/cor.c). *method
+ * is a static string or points into *search (which may be NULL unless 'auto';
+ * search->method is TL_COR_METHOD_COUNT when no search ran). */
+tl_status tl_recon_axis(const tl_config *cfg, tl_slab_source *src, size_t row_begin, size_t row_end,
+                        tl_workers *workers, double *axis, const char **method, tl_cor_report *search,
+                        tl_error *err) TL_MUST_CHECK;
+
+/* One line on how the axis was found, for logs and the provenance: `how`, and
+ * when a search ran, each method's value and the confidence. */
+void tl_recon_axis_summary(const tl_cor_report *search, const char *how, char *buf, size_t size);
+
+/* `recon --reconstruction-type try` (cli/recon_try.c): one slice at each trial
+ * axis, written as a stack and a labelled PNG montage. */
+tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *output, tl_recon_report *report,
                        tl_error *err) TL_MUST_CHECK;
 
 #endif

@@ -518,8 +518,8 @@ tl_status tl_validate_rotation_axis(const char *flag, const char *value, tl_erro
     while (*name == '-')
         name++;
     if (!value)
-        return tl_error_set(err, TL_ERR_INVALID, "--%s needs a value (a column position such as 127.5, or "
-                                                 "'center')",
+        return tl_error_set(err, TL_ERR_INVALID, "--%s needs a value (a column position such as 127.5, "
+                                                 "'center' or 'auto')",
                             name);
     if (strcmp(value, "center") == 0)
         return TL_OK;
@@ -528,17 +528,14 @@ tl_status tl_validate_rotation_axis(const char *flag, const char *value, tl_erro
     if (r == 0)
         return TL_OK;
     if (strcmp(value, "auto") == 0)
-        return tl_error_set(err, TL_ERR_INVALID,
-                            "--%s: automatic centre search ('auto') is not available yet; give the axis "
-                            "position in detector columns or 'center'",
-                            name);
+        return TL_OK;
     if (r > 0)
         return tl_error_set(err, TL_ERR_INVALID,
                             "--%s: %s is not a finite number (allowed: a column position such as 127.5, or "
                             "'center')",
                             name, shown(value, q, sizeof q));
     return tl_error_set(err, TL_ERR_INVALID,
-                        "--%s: %s is not a number (allowed: a column position such as 127.5, or 'center')",
+                        "--%s: %s is not a number (allowed: a column position such as 127.5, 'center' or 'auto')",
                         name, shown(value, q, sizeof q));
 }
 
@@ -909,7 +906,7 @@ static tl_status missing_value(tl_error *err, const char *typed, const tl_param_
     case TL_PT_STRING:
         if (def->validator == tl_validate_rotation_axis)
             return tl_error_set(err, TL_ERR_INVALID,
-                                "%s needs a value (a column position such as 127.5, or 'center')", typed);
+                                "%s needs a value (a column position such as 127.5, 'center' or 'auto')", typed);
         return tl_error_set(err, TL_ERR_INVALID, "%s needs a value (%s)", typed, allowed);
     case TL_PT_BOOL:
         return tl_error_set(err, TL_ERR_INVALID, "%s needs a value (%s)", typed, allowed);

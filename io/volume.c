@@ -1453,3 +1453,67 @@ done:
         H5Fclose(file);
     return st;
 }
+
+/* ---- extra 1-D datasets (try mode's trial axes) -------------------------- */
+
+tl_status tl_volume_writer_add_dataset_1d(tl_volume_writer *w, const char *name, const double *values, size_t n,
+                                          const char *units, int along_z, tl_error *err)
+{
+    if (!w)
+        return tl_error_set(err, TL_ERR_INVALID, "tl_volume_writer_add_dataset_1d: no writer");
+    tl_h5_quiet();
+    const char *f = w->partial;
+    if (!name || !*name || strlen(name) > 200 || strchr(name, '/') || strcmp(name, ".") == 0 ||
+        strcmp(name, "data") == 0 || strcmp(name, "x") == 0 || strcmp(name, "y") == 0 || strcmp(name, "z") == 0)
+        return tl_error_set(err, TL_ERR_INVALID,
+                            "'%s': '%s' cannot name a dataset of /entry/data (empty, too long, containing '/', or "
+                            "one of data, x, y, z)",
+                            f, name ? name : "(null)");
+    if (!values || n == 0)
+        return tl_error_set(err, TL_ERR_INVALID, "'%s': no values given for /entry/data/%s", f, name);
+    if (along_z && n != w->desc.nz)
+        return tl_error_set(err, TL_ERR_INVALID, "'%s': /entry/data/%s has %zu values, the volume %zu slices", f,
+                            name, n, w->desc.nz);
+    if (w->tiff)
+        return tl_error_set(err, TL_ERR_UNSUPPORTED,
+                            "'%s': a TIFF volume has no place for the dataset '%s' (--save-format h5 writes it)", f,
+                            name);
+    char full[256];
+    snprintf(full, sizeof full, "/entry/data/%s", name);
+    hid_t g = H5Gopen2(w->file, "/entry/data", H5P_DEFAULT);
+    if (g < 0)
+        return tl_error_set(err, TL_ERR_IO, "'%s': cannot open /entry/data", f);
+    tl_status st = TL_OK;
+    if (H5Lexists(g, name, H5P_DEFAULT) != 0) {
+        st = tl_error_set(err, TL_ERR_INVALID, "'%s': %s is already written", f, full);
+        goto done;
+    }
+    if ((st = tl_h5_write_double_dataset(g, name, values, n, f, "/entry/data", err)) != TL_OK)
+        goto done;
+    if (units) {
+        hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+        if (d < 0) {
+            st = tl_error_set(err, TL_ERR_IO, "'%s': cannot open %s", f, full);
+            goto done;
+        }
+        st = tl_h5_write_string_attr(d, "units", units, f, full, err);
+        H5Dclose(d);
+        if (st != TL_OK)
+            goto done;
+    }
+    if (along_z) {
+        const char *axes[3] = {name, "y", "x"};
+        char indices[240];
+        snprintf(indices, sizeof indices, "%s_indices", name);
+        if (H5Adelete(g, "axes") < 0 || H5Adelete(g, "z_indices") < 0 || H5Ldelete(g, "z", H5P_DEFAULT) < 0) {
+            st = tl_error_set(err, TL_ERR_IO, "'%s': cannot replace the z axis of /entry/data by %s", f, name);
+            goto done;
+        }
+        if ((st = tl_h5_write_string_array_attr(g, "axes", axes, 3, f, "/entry/data", err)) != TL_OK ||
+            (st = tl_h5_write_int_attr(g, indices, 0, f, "/entry/data", err)) != TL_OK)
+            goto done;
+    }
+done:
+    H5Gclose(g);
+    return st;
+}

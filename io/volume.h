@@ -129,4 +129,14 @@ tl_status tl_volume_probe(const char *path, size_t *nz, size_t *ny, size_t *nx, 
 tl_status tl_volume_read_slice(const char *path, char axis, size_t index, float **data, size_t *rows, size_t *cols,
                                tl_error *err) TL_MUST_CHECK;
 
+/* A 1-D float64 dataset /entry/data/NAME [n] beside the volume, with @units
+ * (NULL: none), e.g. the trial rotation axis of each slice in try mode. With
+ * along_z set, n must be nz and NAME becomes the coordinate along the first
+ * axis in place of the detector rows: @axes of /entry/data names NAME instead
+ * of "z", @NAME_indices = 0, and /entry/data/z (and @z_indices) are removed.
+ * NAME may not be data, x, y or z. Call before commit. A TIFF volume has no
+ * place for it: TL_ERR_UNSUPPORTED, the writer unchanged. */
+tl_status tl_volume_writer_add_dataset_1d(tl_volume_writer *w, const char *name, const double *values, size_t n,
+                                          const char *units, int along_z, tl_error *err) TL_MUST_CHECK;
+
 #endif

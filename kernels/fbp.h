@@ -47,6 +47,14 @@ size_t tl_fbp_sino_stride(const tl_fbp_plan *plan);
  * out[n_slices][n][n]. The buffer's contents are consumed (filtered in place). */
 tl_status tl_fbp_exec(tl_fbp_plan *plan, size_t n_slices, float *out, tl_error *err) TL_MUST_CHECK;
 
+/* The two halves of tl_fbp_exec, for trial reconstructions at many axes (the
+ * centre search, try mode): filter the buffer once in place, then backproject
+ * the filtered buffer as often as needed, each time with its own axis (the
+ * buffer is left as it is). */
+tl_status tl_fbp_filter(tl_fbp_plan *plan, size_t n_slices, tl_error *err) TL_MUST_CHECK;
+tl_status tl_fbp_backproject(tl_fbp_plan *plan, size_t n_slices, double axis, float *out,
+                             tl_error *err) TL_MUST_CHECK;
+
 /* Same, from contiguous sinograms sino[n_slices][n_angles][n_cols]. */
 tl_status tl_fbp_exec_copy(tl_fbp_plan *plan, const float *sino, size_t n_slices, float *out,
                            tl_error *err) TL_MUST_CHECK;

@@ -105,13 +105,19 @@ size_t tl_fbp_sino_stride(const tl_fbp_plan *plan) { return plan->stride; }
 
 size_t tl_fbp_plan_bytes(const tl_fbp_plan *plan) { return plan->bytes; }
 
-tl_status tl_fbp_exec(tl_fbp_plan *p, size_t n_slices, float *out, tl_error *err)
+static tl_status check_slices(const tl_fbp_plan *p, size_t n_slices, tl_error *err)
 {
     if (n_slices > p->desc.max_slices)
         return tl_error_set(err, TL_ERR_INVALID, "fbp: %zu slices requested, the plan holds %zu", n_slices,
                             p->desc.max_slices);
-    if (n_slices == 0)
-        return TL_OK;
+    return TL_OK;
+}
+
+tl_status tl_fbp_filter(tl_fbp_plan *p, size_t n_slices, tl_error *err)
+{
+    tl_status st = check_slices(p, n_slices, err);
+    if (st != TL_OK || n_slices == 0)
+        return st;
     size_t n_lines = n_slices * p->desc.n_angles;
     /* filter the data columns (offset 1), then re-zero the guards the filter may not touch */
     tl_filter_exec(p->filter, p->sino + 1, n_lines, p->stride);
@@ -119,6 +125,16 @@ tl_status tl_fbp_exec(tl_fbp_plan *p, size_t n_slices, float *out, tl_error *err
         p->sino[l * p->stride] = 0.0f;
         p->sino[l * p->stride + p->desc.n_cols + 1] = 0.0f;
     }
+    return TL_OK;
+}
+
+tl_status tl_fbp_backproject(tl_fbp_plan *p, size_t n_slices, double axis, float *out, tl_error *err)
+{
+    tl_status st = check_slices(p, n_slices, err);
+    if (st != TL_OK || n_slices == 0)
+        return st;
+    if (!isfinite(axis))
+        return tl_error_set(err, TL_ERR_INVALID, "fbp: the rotation axis is not a finite number");
     tl_backproject_args args = {
         .sino = p->sino,
         .stride = p->stride,
@@ -127,7 +143,7 @@ tl_status tl_fbp_exec(tl_fbp_plan *p, size_t n_slices, float *out, tl_error *err
         .n_cols = p->desc.n_cols,
         .cos_theta = p->cos_theta,
         .sin_theta = p->sin_theta,
-        .axis = p->desc.axis,
+        .axis = axis,
         .n = p->desc.n,
         .out = out,
         .index_scratch = p->index_scratch,
@@ -137,11 +153,19 @@ tl_status tl_fbp_exec(tl_fbp_plan *p, size_t n_slices, float *out, tl_error *err
     return TL_OK;
 }
 
+tl_status tl_fbp_exec(tl_fbp_plan *p, size_t n_slices, float *out, tl_error *err)
+{
+    tl_status st = tl_fbp_filter(p, n_slices, err);
+    if (st == TL_OK)
+        st = tl_fbp_backproject(p, n_slices, p->desc.axis, out, err);
+    return st;
+}
+
 tl_status tl_fbp_exec_copy(tl_fbp_plan *p, const float *sino, size_t n_slices, float *out, tl_error *err)
 {
-    if (n_slices > p->desc.max_slices)
-        return tl_error_set(err, TL_ERR_INVALID, "fbp: %zu slices requested, the plan holds %zu", n_slices,
-                            p->desc.max_slices);
+    tl_status st = check_slices(p, n_slices, err);
+    if (st != TL_OK)
+        return st;
     for (size_t s = 0; s < n_slices; s++)
         for (size_t i = 0; i < p->desc.n_angles; i++)
             memcpy(tl_fbp_sino_line(p, s, i), sino + (s * p->desc.n_angles + i) * p->desc.n_cols,

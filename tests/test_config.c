@@ -153,7 +153,7 @@ Test(config_table, rows_are_well_formed)
         const tl_param_def *d = tl_config_param_at(i);
         cr_assert_not_null(d);
         cr_assert(d->help && d->help[0], "--%s has no help", d->flag);
-        static const char *const known[] = {"general", "input", "recon", "output", "catalog", "preview", "sim"};
+        static const char *const known[] = {"general", "input", "recon", "cor", "output", "catalog", "preview", "sim"};
         int found = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             found |= strcmp(d->section, known[k]) == 0;
@@ -213,7 +213,7 @@ Test(config_table, defaults_equal_table_text)
     cr_assert_eq(cfg.minus_log, 1);
     cr_assert_eq(cfg.end_row, -1);
     cr_assert_eq(cfg.nsino_per_chunk, 8);
-    cr_assert_str_eq(cfg.rotation_axis, "center");
+    cr_assert_str_eq(cfg.rotation_axis, "auto");
     cr_assert_str_eq(cfg.out_path_name, "");
     cr_assert_eq(cfg.size, 256);
     cr_assert_eq(cfg.seed, 1);
@@ -401,19 +401,17 @@ Test(config_set, origin_prefixes_file_messages_only)
 Test(config_set, rotation_axis_validator)
 {
     tl_error err;
-    static const char *const good[] = {"127.5", "-3", "0", "center", "1e2"};
+    static const char *const good[] = {"127.5", "-3", "0", "center", "auto", "1e2"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         tl_error_clear(&err);
         cr_assert_eq(tl_validate_rotation_axis("rotation-axis", good[i], &err), TL_OK, "%s: %s", good[i],
                      err.message);
     }
     tl_error_clear(&err);
-    cr_assert_neq(tl_validate_rotation_axis("rotation-axis", "auto", &err), TL_OK);
-    cr_assert_str_eq(err.message, "--rotation-axis: automatic centre search ('auto') is not available yet; give "
-                                  "the axis position in detector columns or 'center'");
+    cr_assert_neq(tl_validate_rotation_axis("rotation-axis", "Auto", &err), TL_OK);
     cr_assert_neq(tl_validate_rotation_axis("rotation-axis", "abc", &err), TL_OK);
     cr_assert_str_eq(err.message, "--rotation-axis: 'abc' is not a number (allowed: a column position such as "
-                                  "127.5, or 'center')");
+                                  "127.5, 'center' or 'auto')");
     cr_assert_neq(tl_validate_rotation_axis("--rotation-axis", "nan", &err), TL_OK);
     assert_has(err.message, "--rotation-axis: 'nan' is not a finite number");
     cr_assert_neq(tl_validate_rotation_axis("rotation-axis", "12.5px", &err), TL_OK);
@@ -424,10 +422,11 @@ Test(config_set, rotation_axis_validator)
     tl_config_defaults(&cfg);
     set_ok(&cfg, TL_CMD_RECON, "rotation-axis", "127.5");
     cr_assert_str_eq(cfg.rotation_axis, "127.5");
-    set_fails(TL_CMD_RECON, "rotation-axis", "auto", "command line", "automatic centre search ('auto')");
+    set_ok(&cfg, TL_CMD_RECON, "rotation-axis", "auto");
+    cr_assert_str_eq(cfg.rotation_axis, "auto");
     set_fails(TL_CMD_RECON, "rotation-axis", "abc", "a.conf:3",
-              "a.conf:3: --rotation-axis: 'abc' is not a number (allowed: a column position such as 127.5, or "
-              "'center')");
+              "a.conf:3: --rotation-axis: 'abc' is not a number (allowed: a column position such as 127.5, "
+              "'center' or 'auto')");
 }
 
 Test(config_format, values)
@@ -581,7 +580,7 @@ Test(config_ini, errors_name_file_and_line)
     load_fails(TL_CMD_RECON, "threads = 4\n", ":1: ", "key 'threads' comes before any section header (it belongs in [general])");
     load_fails(TL_CMD_RECON, "[recon]\nfbp-filtr = ramp\n", ":2: ", "unknown key 'fbp-filtr' (did you mean 'fbp-filter'?");
     load_fails(TL_CMD_RECON, "[recon]\nqqqqqqqq = 1\n", ":2: ", "unknown key 'qqqqqqqq' (see 'tomoline recon --help')");
-    load_fails(TL_CMD_RECON, "[general]\n[cor]\n", ":2: ", "unknown section [cor] (sections: general, input, recon, output, catalog, preview, sim)");
+    load_fails(TL_CMD_RECON, "[general]\n[rings]\n", ":2: ", "unknown section [rings] (sections: general, input, recon, cor, output, catalog, preview, sim)");
     load_fails(TL_CMD_RECON, "[recon\n", ":1: ", "has no closing ']'");
     load_fails(TL_CMD_RECON, "[recon] x\n", ":1: ", "unexpected text after the section header");
     load_fails(TL_CMD_RECON, "[recon]\n= ramp\n", ":2: ", "a value without a key");
@@ -812,7 +811,7 @@ Test(config_args, errors)
     PARSE(&p, TL_CMD_RECON, 1, "-o");
     assert_has(p.err.message, "-o (--out-path-name) needs a value");
     PARSE(&p, TL_CMD_RECON, 1, "--rotation-axis");
-    assert_has(p.err.message, "--rotation-axis needs a value (a column position such as 127.5, or 'center')");
+    assert_has(p.err.message, "--rotation-axis needs a value (a column position such as 127.5, 'center' or 'auto')");
 
     PARSE(&p, TL_CMD_RECON, 1, "--fbp-filtr", "ramp");
     cr_assert_neq(p.st, TL_OK);
