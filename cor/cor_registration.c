@@ -224,9 +224,9 @@ tl_status tl_cor_registration(const tl_cor_sinograms *in, double lo, double hi, 
         acc[k][0] = (float)(acc[k][0] * g);
         acc[k][1] = (float)(acc[k][1] * g);
     }
-    /* the correlation at every integer shift d allowed by the window */
-    double d_lo = 2.0 * lo - ((double)w - 1.0), d_hi = 2.0 * hi - ((double)w - 1.0);
-    long i_lo = (long)ceil(d_lo), i_hi = (long)floor(d_hi);
+    /* the correlation at every integer shift d of an axis on the detector; the
+     * highest peak must lie in the window (a lower one inside it is not an answer) */
+    long i_lo = -(long)(w - 1), i_hi = (long)(w - 1);
     long best_d = i_lo;
     double best = -INFINITY;
     for (long d = i_lo; d <= i_hi; d++) {
@@ -256,11 +256,10 @@ tl_status tl_cor_registration(const tl_cor_sinograms *in, double lo, double hi, 
     if (denom < 0)
         t_best += 0.01 * 0.5 * (vm - vp) / denom;
     double axis = 0.5 * ((double)w - 1.0 + t_best);
-    if (best_d == i_lo || best_d == i_hi || axis < lo - 0.5 || axis > hi + 0.5) {
+    if (axis < lo - 0.5 || axis > hi + 0.5) {
         est->found = 0;
         snprintf(est->message, sizeof est->message,
-                 "registration: the best match lies at the edge of the search window (axis %.2f, window "
-                 "%.2f..%.2f); the axis is outside it or the opposite projections do not match",
+                 "registration: the best match lies outside the search window (axis %.2f, window %.2f..%.2f)",
                  axis, lo, hi);
         st = tl_error_set(err, TL_ERR_INVALID, "%s", est->message);
         goto done;
