@@ -28,15 +28,7 @@
 
 static const char *const stage_names[5] = {"read", "normalize", "transpose", "filter_backproject", "write"};
 
-/* Every parameter of `command` as names/sections/values arrays for the provenance
- * (and the catalog). Caller frees with free_params(). */
-typedef struct {
-    size_t n;
-    const char **names, **sections, **values;
-    char *text;
-} param_list;
-
-static void free_params(param_list *p)
+void tl_recon_params_free(tl_recon_params *p)
 {
     free(p->names);
     free(p->sections);
@@ -45,7 +37,7 @@ static void free_params(param_list *p)
     memset(p, 0, sizeof *p);
 }
 
-static tl_status collect_params(const tl_config *cfg, unsigned command, param_list *p, tl_error *err)
+tl_status tl_recon_params_collect(const tl_config *cfg, unsigned command, tl_recon_params *p, tl_error *err)
 {
     size_t count = tl_config_param_count();
     memset(p, 0, sizeof *p);
@@ -54,7 +46,7 @@ static tl_status collect_params(const tl_config *cfg, unsigned command, param_li
     p->values = calloc(count, sizeof *p->values);
     p->text = calloc(count, TL_CONFIG_STRING_MAX);
     if (!p->names || !p->sections || !p->values || !p->text) {
-        free_params(p);
+        tl_recon_params_free(p);
         return tl_error_set(err, TL_ERR_NOMEM, "out of memory collecting the parameters");
     }
     for (size_t i = 0; i < count; i++) {
@@ -120,7 +112,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     tl_progress *progress = NULL;
     float *slices = NULL;
     char *config_text = NULL;
-    param_list params = {0};
+    tl_recon_params params = {0};
 
     if ((st = tl_workers_create((int)cfg->threads, &workers, err)) != TL_OK) {
         free(recorded);
@@ -211,7 +203,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     report->stage_seconds[4] = write_s;
 
     /* provenance: every parameter of the table, defaults included */
-    if ((st = collect_params(recorded, TL_CMD_RECON, &params, err)) != TL_OK)
+    if ((st = tl_recon_params_collect(recorded, TL_CMD_RECON, &params, err)) != TL_OK)
         goto done;
     config_text = tl_cli_config_text(recorded, TL_CMD_RECON);
     /* where the result came from: the input's checksum and its sample/instrument groups */
@@ -312,7 +304,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
 done:
     tl_progress_finish(&progress);
     tl_volume_writer_abort(&writer);
-    free_params(&params);
+    tl_recon_params_free(&params);
     free(config_text);
     free(slices);
     tl_fbp_plan_destroy(&plan);
@@ -364,10 +356,16 @@ int tl_cmd_recon(int argc, char **argv)
     tl_error err = {0};
     if (tl_recon_run(&cfg, positional[0], output, &rep, &err) != TL_OK)
         return tl_cli_fail(&err);
-    printf("tomoline recon: wrote %s: %zu slices of %zu x %zu %s (rows %zu..%zu), axis %.2f (%s), filter %s, "
-           "%s backend\n",
-           output, rep.n_slices, rep.n, rep.n, cfg.dtype, rep.row_begin, rep.row_end - 1, rep.axis, rep.axis_method,
-           cfg.fbp_filter, rep.backend);
+    if (strcmp(cfg.reconstruction_type, "try") == 0)
+        printf("tomoline recon: wrote %s: %zu trial slices of %zu x %zu %s of row %zu around axis %.2f (%s), filter "
+               "%s, %s backend\n",
+               output, rep.n_slices, rep.n, rep.n, cfg.dtype, rep.row_begin, rep.axis, rep.axis_method,
+               cfg.fbp_filter, rep.backend);
+    else
+        printf("tomoline recon: wrote %s: %zu slices of %zu x %zu %s (rows %zu..%zu), axis %.2f (%s), filter %s, "
+               "%s backend\n",
+               output, rep.n_slices, rep.n, rep.n, cfg.dtype, rep.row_begin, rep.row_end - 1, rep.axis,
+               rep.axis_method, cfg.fbp_filter, rep.backend);
     printf("tomoline recon: %.2f s (%.2f slices/s; read %.2f, normalize %.2f, transpose %.2f, filter+backproject "
            "%.2f, write %.2f), peak memory %.1f MiB\n",
            rep.seconds, rep.slices_per_second, rep.stage_seconds[0], rep.stage_seconds[1], rep.stage_seconds[2],

@@ -45,6 +45,17 @@ tl_status tl_recon_axis(const tl_config *cfg, tl_slab_source *src, size_t row_be
                         tl_workers *workers, double *axis, const char **method, tl_cor_report *search,
                         tl_error *err) TL_MUST_CHECK;
 
+/* Every parameter of `command` (TL_CMD_*) with its value, for the provenance
+ * and the catalog. Free with tl_recon_params_free. */
+typedef struct tl_recon_params {
+    size_t n;
+    const char **names, **sections, **values;
+    char *text;
+} tl_recon_params;
+tl_status tl_recon_params_collect(const tl_config *cfg, unsigned command, tl_recon_params *p,
+                                  tl_error *err) TL_MUST_CHECK;
+void tl_recon_params_free(tl_recon_params *p);
+
 /* One line on how the axis was found, for logs and the provenance: `how`, and
  * when a search ran, each method's value and the confidence. */
 void tl_recon_axis_summary(const tl_cor_report *search, const char *how, char *buf, size_t size);

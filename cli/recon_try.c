@@ -79,48 +79,6 @@ static int axis_decimals(const double *axes, size_t n)
     return 3;
 }
 
-/* Every parameter of recon for the provenance (the same list recon writes). */
-typedef struct {
-    size_t n;
-    const char **names, **sections, **values;
-    char *text;
-} param_list;
-
-static void free_params(param_list *p)
-{
-    free(p->names);
-    free(p->sections);
-    free(p->values);
-    free(p->text);
-    memset(p, 0, sizeof *p);
-}
-
-static tl_status collect_params(const tl_config *cfg, param_list *p, tl_error *err)
-{
-    size_t count = tl_config_param_count();
-    memset(p, 0, sizeof *p);
-    p->names = calloc(count, sizeof *p->names);
-    p->sections = calloc(count, sizeof *p->sections);
-    p->values = calloc(count, sizeof *p->values);
-    p->text = calloc(count, TL_CONFIG_STRING_MAX);
-    if (!p->names || !p->sections || !p->values || !p->text) {
-        free_params(p);
-        return tl_error_set(err, TL_ERR_NOMEM, "out of memory collecting the parameters");
-    }
-    for (size_t i = 0; i < count; i++) {
-        const tl_param_def *def = tl_config_param_at(i);
-        if (!(def->commands & TL_CMD_RECON))
-            continue;
-        char *value = p->text + TL_CONFIG_STRING_MAX * p->n;
-        tl_config_format_value(cfg, def, value, TL_CONFIG_STRING_MAX);
-        p->names[p->n] = def->flag;
-        p->sections[p->n] = def->section;
-        p->values[p->n] = value;
-        p->n++;
-    }
-    return TL_OK;
-}
-
 /* The trial axes around `axis`: axis - width + i * step up to axis + width,
  * those on the detector [0, n_cols - 1] kept; none left: axis alone. axes has
  * room for TRY_MAX_TRIALS (the caller checked the count). */
@@ -206,7 +164,7 @@ tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *outp
     float *sino = NULL, *slice = NULL;
     double *axes = NULL;
     char *config_text = NULL, *description = NULL, *how_try = NULL;
-    param_list params = {0};
+    tl_recon_params params = {0};
     int png_written = 0;
 
     if ((st = tl_workers_create((int)cfg->threads, &workers, err)) != TL_OK)
@@ -321,7 +279,7 @@ tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *outp
              "%s; try mode: row %zu, slice z reconstructed at axis %.10g + %.10g z (z = 0..%zu)%s", axis_method,
              row, axes[0], step, n_trials - 1,
              format == TL_VOLUME_NEXUS ? ", values in /entry/data/rotation_axis" : "");
-    if ((st = collect_params(recorded, &params, err)) != TL_OK)
+    if ((st = tl_recon_params_collect(recorded, TL_CMD_RECON, &params, err)) != TL_OK)
         goto done;
     config_text = tl_cli_config_text(recorded, TL_CMD_RECON);
     /* No SHA-256 of the input here: try mode should take seconds, and hashing a
@@ -423,7 +381,7 @@ done:
     tl_cor_trial_destroy(&trial);
     tl_slab_source_close(&src);
     tl_workers_destroy(&workers);
-    free_params(&params);
+    tl_recon_params_free(&params);
     free(config_text);
     free(description);
     free(how_try);
