@@ -15,7 +15,7 @@
  * Search: integer shifts of the mirror (a in 0.5-px steps) on reduced data
  * over the whole window, then integer shifts at full resolution around the
  * best, then sub-pixel shifts (Fourier shift of the mirrored lines) in 0.05-px
- * steps of a, and a parabola through the three lowest points.
+ * steps of a within +-0.35 px, and a parabola through the three lowest points.
  */
 #include <fftw3.h>
 #include <math.h>
@@ -351,12 +351,13 @@ tl_status tl_cor_vo(const tl_cor_sinograms *in, double lo, double hi, tl_workers
     b = argmin(metric, n);
     double t_int = shifts[b];
 
-    /* stage 3: sub-pixel shifts, a in 0.05-px steps within +-0.6 px */
+    /* stage 3: sub-pixel shifts, a in 0.05-px steps within +-0.35 px (stage 2's
+     * integer shifts are 0.5-px steps of a) */
     if ((st = vo_init(&v, half, in->n_rows, mf, w, 1, threads, err)) != TL_OK)
         goto done;
     n = 0;
-    for (int k = -24; k <= 24; k++)
-        shifts[n++] = t_int + 0.05 * k;
+    for (int k = -7; k <= 7; k++)
+        shifts[n++] = t_int + 0.1 * k;
     score(&v, workers, shifts, metric, n);
     vo_free(&v);
     b = argmin(metric, n);
@@ -364,7 +365,7 @@ tl_status tl_cor_vo(const tl_cor_sinograms *in, double lo, double hi, tl_workers
     if (b > 0 && b + 1 < n) {
         double denom = metric[b - 1] - 2.0 * metric[b] + metric[b + 1];
         if (denom > 0)
-            t_best += 0.05 * 0.5 * (metric[b - 1] - metric[b + 1]) / denom;
+            t_best += 0.1 * 0.5 * (metric[b - 1] - metric[b + 1]) / denom;
     }
     double axis = 0.5 * (t_best + (double)w - 1.0);
     if (at_edge || axis < lo - 0.5 || axis > hi + 0.5) {
