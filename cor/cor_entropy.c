@@ -12,9 +12,14 @@
  * that every candidate sees entirely is counted.
  *
  * Search: reduced data (columns binned to <= 128, <= 180 angles, 2 rows) over
- * the whole window in steps of one binned pixel; full resolution in 0.5-px
- * steps around the best; then 0.1-px steps within +-0.5 px and a parabola
- * through the three lowest points.
+ * the whole window in steps of one binned pixel; then the binning halved
+ * level by level down to full resolution (4 rows), 0.5-binned-px steps around
+ * the best of the level before; then 0.1-px steps within +-0.5 px and a
+ * parabola through the three lowest points. On detectors wider than 800 px
+ * the finest level stays binned (by W/800, rounded up) so that its counted
+ * disk still covers a quarter of the width at a bounded cost; the answer is
+ * then as fine as that binning allows (registration and Vo are not limited
+ * so, and auto relies on them).
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +31,7 @@
 #include "trial.h"
 
 #define ENTROPY_BINS 256
+#define ENTROPY_MAX_RADIUS 200.0 /* binned pixels counted around the axis, refinement levels */
 
 typedef struct {
     tl_cor_trial *trial[2]; /* one per 180-degree part of the data */
@@ -132,7 +138,7 @@ static void stage_free(stage *st)
 /* A stage on the parts of the data (one or two 180-degree sinogram sets)
  * whose candidates lie in [a_lo, a_hi] (data columns). */
 static tl_status stage_init(stage *st, const tl_cor_sinograms *data, int parts, double a_lo, double a_hi,
-                            tl_workers *workers, tl_error *err)
+                            double max_radius, tl_workers *workers, tl_error *err)
 {
     memset(st, 0, sizeof *st);
     st->parts = parts;
@@ -140,7 +146,7 @@ static tl_status stage_init(stage *st, const tl_cor_sinograms *data, int parts, 
     double reach = fmin(a_lo, w - 1.0 - a_hi); /* every candidate sees this far on both sides */
     if (reach < 4.0)
         return tl_error_set(err, TL_ERR_INVALID, "entropy: the window reaches the detector edge");
-    st->radius = reach - 1.0;
+    st->radius = fmin(reach - 1.0, max_radius);
     st->n = 2 * (size_t)ceil(st->radius) + 2;
     st->rows = data[0].n_rows;
     st->slices = malloc(st->rows * st->n * st->n * sizeof *st->slices);
@@ -268,7 +274,7 @@ tl_status tl_cor_entropy(const tl_cor_sinograms *in, double lo, double hi, tl_wo
             goto done;
     double off = 0.5 * ((double)bin - 1.0);
     double c_lo = (lo - off) / (double)bin, c_hi = (hi - off) / (double)bin;
-    if ((s = stage_init(&st, coarse, parts, c_lo, c_hi, workers, err)) != TL_OK)
+    if ((s = stage_init(&st, coarse, parts, c_lo, c_hi, INFINITY, workers, err)) != TL_OK)
         goto done;
     size_t count = (size_t)floor(c_hi - c_lo) + 1, best;
     if ((s = scan_candidates(&st, c_lo, 1.0, count, axes, h, &best, err)) != TL_OK)
@@ -287,16 +293,48 @@ tl_status tl_cor_entropy(const tl_cor_sinograms *in, double lo, double hi, tl_wo
         }
     h_med = h[count / 2];
 
-    /* stage 2: full resolution, 0.5-px steps within +-(bin + 1) px */
-    double f_lo = fmax(lo, a1 - (double)bin - 1.0), f_hi = fmin(hi, a1 + (double)bin + 1.0);
-    if ((s = stage_init(&st, fine, parts, fmax(lo, f_lo - 1.0), fmin(hi, f_hi + 1.0), workers, err)) != TL_OK)
-        goto done;
-    count = (size_t)floor((f_hi - f_lo) / 0.5) + 1;
-    if ((s = scan_candidates(&st, f_lo, 0.5, count, axes, h, &best, err)) != TL_OK)
-        goto done;
-    double a2 = axes[best];
-    /* stage 3: 0.1-px steps within +-0.5 px, same stage (range and disk) */
-    if ((s = scan_candidates(&st, a2 - 0.5, 0.1, 11, axes, h, &best, err)) != TL_OK)
+    /* stage 2: halve the binning level by level down to full resolution; at
+     * each, 0.5-binned-px steps over the uncertainty the level before left
+     * (+- its bin + 1 px). The counted disk is at most ENTROPY_MAX_RADIUS
+     * binned px and the angles at most ~1.6 per binned column per 180 degrees,
+     * so a level costs the same on any detector. */
+    double a2 = a1;
+    size_t prev = bin;
+    /* the finest level: its disk (ENTROPY_MAX_RADIUS binned px) must still
+     * cover a good part of the field of view (a quarter of the width) */
+    size_t b_min = (size_t)ceil((double)w / (4.0 * ENTROPY_MAX_RADIUS));
+    b_min = b_min < 1 ? 1 : b_min;
+    size_t b = bin / 2 > b_min ? bin / 2 : b_min;
+    double boff = 0;
+    for (;; b = b / 2 > b_min ? b / 2 : b_min) {
+        tl_cor_sinograms level[2] = {{0}};
+        size_t wb = w / b;
+        size_t want = (size_t)fmax(360.0, M_PI * fmin(0.5 * (double)wb, ENTROPY_MAX_RADIUS));
+        size_t lstep = fine[0].n_angles > want ? (fine[0].n_angles + want - 1) / want : 1;
+        for (int p = 0; p < parts && s == TL_OK; p++)
+            s = tl_cor_reduce(&fine[p], b, lstep, &level[p], err);
+        boff = 0.5 * ((double)b - 1.0);
+        double half = (double)prev + 1.0;
+        double f_lo = fmax(lo, a2 - half), f_hi = fmin(hi, a2 + half);
+        double l_lo = (f_lo - boff) / (double)b, l_hi = (f_hi - boff) / (double)b;
+        if (s == TL_OK)
+            s = stage_init(&st, level, parts, fmax((lo - boff) / (double)b, l_lo - 1.0),
+                           fmin((hi - boff) / (double)b, l_hi + 1.0), ENTROPY_MAX_RADIUS, workers, err);
+        for (int p = 0; p < 2; p++)
+            tl_cor_reduced_free(&level[p]);
+        if (s != TL_OK)
+            goto done;
+        count = (size_t)floor((l_hi - l_lo) / 0.5) + 1;
+        if ((s = scan_candidates(&st, l_lo, 0.5, count, axes, h, &best, err)) != TL_OK)
+            goto done;
+        a2 = axes[best] * (double)b + boff;
+        if (b == b_min)
+            break;
+        stage_free(&st);
+        prev = b;
+    }
+    /* stage 3: 0.1-binned-px steps within +-0.5, same stage (range and disk) */
+    if ((s = scan_candidates(&st, (a2 - boff) / (double)b - 0.5, 0.1, 11, axes, h, &best, err)) != TL_OK)
         goto done;
     double axis = axes[best];
     if (best > 0 && best < 10) {
@@ -304,6 +342,7 @@ tl_status tl_cor_entropy(const tl_cor_sinograms *in, double lo, double hi, tl_wo
         if (denom > 0)
             axis += 0.1 * 0.5 * (h[best - 1] - h[best + 1]) / denom;
     }
+    axis = axis * (double)b + boff;
     if (at_edge || axis < lo - 0.5 || axis > hi + 0.5) {
         est->found = 0;
         snprintf(est->message, sizeof est->message,
