@@ -39,7 +39,7 @@ while [ $i -lt "$n_scans" ]; do
     scan=$work/scan$i.nxs
     # shellcheck disable=SC2086
     "$exe" sim -q -o "$scan" --size "$size" --angles "$angles" --slices 8 --arc $arc --axis-offset "$offset" \
-        --phantom $phantom --seed $((i + 1)) --photons "$photons" $ring_flags --progress none
+        --phantom $phantom --seed $((i + 1)) --photons "$photons" $ring_flags --progress none >/dev/null
     truth=$(awk -v s="$size" -v o="$offset" 'BEGIN { printf "%.3f", (s - 1) / 2 + o }')
     for m in $methods; do
         json=$("$exe" cor "$scan" -q --rotation-axis-method "$m" --json 2>"$work/err" || true)

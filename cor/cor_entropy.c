@@ -180,51 +180,6 @@ static tl_status scan_candidates(stage *st, double a0, double step, size_t count
     return TL_OK;
 }
 
-/* Rows [r0, r0+nr) of `in`, split into 180-degree parts (two on a 360-degree
- * scan: a wrong axis then blurs symmetrically, which entropy hardly sees, while
- * each half alone shows the lopsided arcs of the error). Free with
- * tl_cor_reduced_free. */
-static tl_status split_parts(const tl_cor_sinograms *in, size_t r0, size_t nr, tl_cor_sinograms parts[2],
-                             int *n_parts, tl_error *err)
-{
-    double first = INFINITY, last = -INFINITY;
-    for (size_t i = 0; i < in->n_angles; i++) {
-        first = fmin(first, in->angles_deg[i]);
-        last = fmax(last, in->angles_deg[i]);
-    }
-    double step = (last - first) / (double)(in->n_angles - 1);
-    *n_parts = last - first + step >= 360.0 - 0.5 * step ? 2 : 1;
-    memset(parts, 0, 2 * sizeof *parts);
-    for (int p = 0; p < *n_parts; p++) {
-        double a0 = *n_parts == 1 ? -INFINITY : first + 180.0 * p - 0.5 * step;
-        double a1 = *n_parts == 1 ? INFINITY : first + 180.0 * (p + 1) - 0.5 * step;
-        size_t m = 0;
-        for (size_t i = 0; i < in->n_angles; i++)
-            m += in->angles_deg[i] >= a0 && in->angles_deg[i] < a1;
-        float *sino = malloc(nr * m * in->n_cols * sizeof *sino);
-        double *theta = malloc(m * sizeof *theta);
-        if (!sino || !theta) {
-            free(sino);
-            free(theta);
-            tl_cor_reduced_free(&parts[0]);
-            return tl_error_set(err, TL_ERR_NOMEM, "entropy: out of memory");
-        }
-        size_t k = 0;
-        for (size_t i = 0; i < in->n_angles; i++) {
-            if (!(in->angles_deg[i] >= a0 && in->angles_deg[i] < a1))
-                continue;
-            theta[k] = in->angles_deg[i];
-            for (size_t r = 0; r < nr; r++)
-                memcpy(sino + (r * m + k) * in->n_cols, in->sino + ((r0 + r) * in->n_angles + i) * in->n_cols,
-                       in->n_cols * sizeof(float));
-            k++;
-        }
-        parts[p] = (tl_cor_sinograms){.sino = sino, .n_rows = nr, .n_angles = m, .n_cols = in->n_cols,
-                                      .angles_deg = theta};
-    }
-    return TL_OK;
-}
-
 /* The candidate whose entropy lies deepest below the chord between its
  * neighbours 4 candidates away on either side. A wrong axis far off smears the
  * slice into a flat, low-entropy haze, so the raw minimum can sit at the
@@ -262,8 +217,8 @@ tl_status tl_cor_entropy(const tl_cor_sinograms *in, double lo, double hi, tl_wo
     }
     /* rows: at most 2 for the coarse pass, 4 for the fine ones, from the middle */
     size_t n2 = in->n_rows < 2 ? in->n_rows : 2, n4 = in->n_rows < 4 ? in->n_rows : 4;
-    if ((s = split_parts(in, (in->n_rows - n2) / 2, n2, coarse_rows, &parts, err)) != TL_OK ||
-        (s = split_parts(in, (in->n_rows - n4) / 2, n4, fine, &parts, err)) != TL_OK)
+    if ((s = tl_cor_split_halves(in, (in->n_rows - n2) / 2, n2, coarse_rows, &parts, err)) != TL_OK ||
+        (s = tl_cor_split_halves(in, (in->n_rows - n4) / 2, n4, fine, &parts, err)) != TL_OK)
         goto done;
 
     /* stage 1: binned to <= 128 columns, <= 180 angles per part */

@@ -1,6 +1,7 @@
 /* trial.c - trial reconstructions at candidate axes, reduced sinograms. */
 #include "trial.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,3 +103,45 @@ void tl_cor_reduced_free(tl_cor_sinograms *reduced)
     free((void *)reduced->angles_deg);
     memset(reduced, 0, sizeof *reduced);
 }
+
+tl_status tl_cor_split_halves(const tl_cor_sinograms *in, size_t r0, size_t nr, tl_cor_sinograms parts[2],
+                             int *n_parts, tl_error *err)
+{
+    double first = INFINITY, last = -INFINITY;
+    for (size_t i = 0; i < in->n_angles; i++) {
+        first = fmin(first, in->angles_deg[i]);
+        last = fmax(last, in->angles_deg[i]);
+    }
+    double step = (last - first) / (double)(in->n_angles - 1);
+    *n_parts = last - first + step >= 360.0 - 0.5 * step ? 2 : 1;
+    memset(parts, 0, 2 * sizeof *parts);
+    for (int p = 0; p < *n_parts; p++) {
+        double a0 = *n_parts == 1 ? -INFINITY : first + 180.0 * p - 0.5 * step;
+        double a1 = *n_parts == 1 ? INFINITY : first + 180.0 * (p + 1) - 0.5 * step;
+        size_t m = 0;
+        for (size_t i = 0; i < in->n_angles; i++)
+            m += in->angles_deg[i] >= a0 && in->angles_deg[i] < a1;
+        float *sino = malloc(nr * m * in->n_cols * sizeof *sino);
+        double *theta = malloc(m * sizeof *theta);
+        if (!sino || !theta) {
+            free(sino);
+            free(theta);
+            tl_cor_reduced_free(&parts[0]);
+            return tl_error_set(err, TL_ERR_NOMEM, "centre search: out of memory");
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < in->n_angles; i++) {
+            if (!(in->angles_deg[i] >= a0 && in->angles_deg[i] < a1))
+                continue;
+            theta[k] = in->angles_deg[i];
+            for (size_t r = 0; r < nr; r++)
+                memcpy(sino + (r * m + k) * in->n_cols, in->sino + ((r0 + r) * in->n_angles + i) * in->n_cols,
+                       in->n_cols * sizeof(float));
+            k++;
+        }
+        parts[p] = (tl_cor_sinograms){.sino = sino, .n_rows = nr, .n_angles = m, .n_cols = in->n_cols,
+                                      .angles_deg = theta};
+    }
+    return TL_OK;
+}
+

@@ -34,4 +34,12 @@ tl_status tl_cor_reduce(const tl_cor_sinograms *in, size_t col_bin, size_t angle
                         tl_error *err) TL_MUST_CHECK;
 void tl_cor_reduced_free(tl_cor_sinograms *reduced);
 
+/* Rows [r0, r0+nr) of `in` as 180-degree parts: two on a 360-degree scan
+ * (angles [first, first+180) and [first+180, first+360)), one otherwise. A
+ * wrong axis blurs a 360-degree reconstruction symmetrically, which is hard
+ * to see, while each half alone shows the lopsided arcs of the error; the
+ * entropy and CNN searches judge the halves. Free each with tl_cor_reduced_free. */
+tl_status tl_cor_split_halves(const tl_cor_sinograms *in, size_t r0, size_t nr, tl_cor_sinograms parts[2],
+                              int *n_parts, tl_error *err) TL_MUST_CHECK;
+
 #endif
