@@ -187,11 +187,24 @@ double tl_cnn_sino_scale(const float *sino, size_t n_angles, size_t n_cols)
     return p > 0 ? 2.0 * p / (double)n_cols : 0.0;
 }
 
-#define RING_HALF 4 /* running median over 2 * 4 + 1 columns */
+#define RING_SIDE 4 /* columns on each side of the baseline */
+
+/* median of v[0..n), n <= RING_SIDE (sorted copy) */
+static double small_median(const double *v, size_t n)
+{
+    double w[RING_SIDE];
+    for (size_t t = 0; t < n; t++) {
+        size_t u = t;
+        for (; u > 0 && w[u - 1] > v[t]; u--)
+            w[u] = w[u - 1];
+        w[u] = v[t];
+    }
+    return n % 2 ? w[n / 2] : 0.5 * (w[n / 2 - 1] + w[n / 2]);
+}
 
 void tl_cnn_suppress_rings(float *sino, size_t n_angles, size_t n_cols)
 {
-    if (n_angles == 0 || n_cols < 2 * RING_HALF + 1)
+    if (n_angles == 0 || n_cols < 2 * RING_SIDE + 1)
         return;
     double *mean = calloc(n_cols, sizeof *mean);
     double *fix = malloc(n_cols * sizeof *fix);
@@ -205,20 +218,19 @@ void tl_cnn_suppress_rings(float *sino, size_t n_angles, size_t n_cols)
             mean[j] += sino[i * n_cols + j];
     for (size_t j = 0; j < n_cols; j++)
         mean[j] /= (double)n_angles;
+    /* baseline of column j: the mean of the medians of the RING_SIDE columns
+     * on its left and on its right (exact on a linear slope, blind to the
+     * column itself); one side only at the edges of the detector */
     for (size_t j = 0; j < n_cols; j++) {
-        /* median of the window, shifted inside the detector at its edges */
-        size_t j0 = j < RING_HALF ? 0 : j - RING_HALF;
-        if (j0 + 2 * RING_HALF + 1 > n_cols)
-            j0 = n_cols - (2 * RING_HALF + 1);
-        double w[2 * RING_HALF + 1];
-        for (size_t t = 0; t < 2 * RING_HALF + 1; t++) {
-            double v = mean[j0 + t];
-            size_t u = t;
-            for (; u > 0 && w[u - 1] > v; u--)
-                w[u] = w[u - 1];
-            w[u] = v;
-        }
-        fix[j] = mean[j] - w[RING_HALF];
+        size_t nl = j < RING_SIDE ? j : RING_SIDE, nr = n_cols - 1 - j < RING_SIDE ? n_cols - 1 - j : RING_SIDE;
+        double base;
+        if (nl == RING_SIDE && nr == RING_SIDE)
+            base = 0.5 * (small_median(mean + j - nl, nl) + small_median(mean + j + 1, nr));
+        else if (nl > nr)
+            base = small_median(mean + j - nl, nl);
+        else
+            base = small_median(mean + j + 1, nr);
+        fix[j] = mean[j] - base;
     }
     for (size_t i = 0; i < n_angles; i++)
         for (size_t j = 0; j < n_cols; j++)

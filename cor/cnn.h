@@ -26,9 +26,10 @@
  *   1. columns averaged in groups of `bin`, every angle_step-th angle kept
  *      (tl_cor_reduce);
  *   2. ring suppression: from every column the difference between its mean
- *      over the angles and the running median (9 columns) of those means is
- *      subtracted (the classic mean-column ring filter; a per-column gain
- *      error is a constant offset of the -log data);
+ *      over the angles and a baseline is subtracted, the baseline being the
+ *      mean of the medians of those means over the 4 columns on either side
+ *      (a mean-column ring filter; a per-column gain error is a constant
+ *      offset of the -log data, and the baseline is exact on linear slopes);
  *   3. each row's scale: 2 x the 99.5th percentile of its line integrals /
  *      its number of columns, about the attenuation per pixel of an object
  *      filling half the field of view (the same for every trial axis, so a

@@ -1,6 +1,7 @@
-/* test_cor_cnn.c - the centring CNN: weight format, layer arithmetic against
- * a hand computation and a naive reference, corrupt weights, patches. (The
- * shipped model's accuracy on simulated scans is in test_cor_search.c.) */
+/* test_cor_cnn.c - the centring CNN (Yang et al. 2017): weight format and
+ * layer arithmetic against a hand computation and a naive reference, corrupt
+ * weights, the input preparation (window choice, ring suppression, scale),
+ * and the shipped model finding the axis of simulated scans within 0.5 px. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -8,6 +9,11 @@
 #include <string.h>
 
 #include "cnn.h"
+#include "cor.h"
+#include "cor_methods.h"
+#include "rng.h"
+#include "sim.h"
+#include "workers.h"
 
 #define P TL_CNN_PATCH
 
@@ -182,33 +188,66 @@ Test(cnn, builtin_weights_load)
     tl_cnn_destroy(&net);
 }
 
-/* Patches come from the most structured windows inside the disk, normalised. */
-Test(cnn, patches_pick_structure_inside_the_disk)
+/* The most structured windows, not overlapping, none in the flat part. */
+Test(cnn, windows_pick_structure_without_overlap)
 {
     const size_t n = 128;
     float *slice = calloc(n * n, sizeof *slice);
-    /* a bright square near (80, 40) in [r][c]; a brighter one outside the disk of radius 40 */
+    /* a bright square with corners inside window (64, 32), a fainter one at (0, 96) */
     for (size_t r = 72; r < 88; r++)
         for (size_t c = 40; c < 56; c++)
             slice[r * n + c] = 1.0f;
-    for (size_t r = 0; r < 10; r++)
-        for (size_t c = 0; c < 10; c++)
-            slice[r * n + c] = 5.0f;
-    float out[2 * P * P];
-    size_t got = tl_cnn_patches(slice, n, 50.0, 2, 0.0, 2.0, out);
-    cr_assert_eq(got, 2);
-    double sum = 0, max = 0;
-    for (size_t i = 0; i < P * P; i++) {
-        sum += out[i];
-        max = fmax(max, out[i]);
+    for (size_t r = 4; r < 20; r++)
+        for (size_t c = 100; c < 116; c++)
+            slice[r * n + c] = 0.5f;
+    size_t pos[8];
+    size_t got = tl_cnn_pick_windows(slice, n, 8, pos);
+    cr_assert(got >= 2, "got %zu", got);
+    /* the windows holding the bright square (x0 in {32,40..}, y0 in {64,..}) come first */
+    size_t y0 = pos[0] / n, x0 = pos[0] % n;
+    cr_expect(x0 <= 40 && x0 + TL_CNN_PATCH >= 56 && y0 <= 72 && y0 + TL_CNN_PATCH >= 88, "first at %zu,%zu", y0, x0);
+    for (size_t i = 0; i < got; i++)
+        for (size_t j = i + 1; j < got; j++) {
+            long dy = (long)(pos[i] / n) - (long)(pos[j] / n), dx = (long)(pos[i] % n) - (long)(pos[j] % n);
+            cr_expect(labs(dy) >= TL_CNN_PATCH || labs(dx) >= TL_CNN_PATCH, "windows %zu and %zu overlap", i, j);
+        }
+    /* only windows touching an edge of a square have gradient energy */
+    for (size_t i = 0; i < got; i++) {
+        double e = 0;
+        for (size_t y = pos[i] / n; y < pos[i] / n + TL_CNN_PATCH; y++)
+            for (size_t x = pos[i] % n; x < pos[i] % n + TL_CNN_PATCH; x++)
+                e += slice[y * n + x];
+        cr_expect_gt(e, 0.0, "window %zu is flat", i);
     }
-    cr_expect_float_eq(max, 0.5, 1e-6, "the square, scaled by 1/2");
-    cr_expect_gt(sum, 0.0);
-    cr_expect_eq(tl_cnn_patches(slice, 40, 50.0, 2, 0.0, 1.0, out), 0, "a slice smaller than two patches");
+    cr_expect_eq(tl_cnn_pick_windows(slice, 20, 2, pos), 0, "a slice smaller than a patch");
     free(slice);
 }
 
-Test(cnn, sinogram_normalisation)
+/* A constant offset per column (a gain error) is removed; a smooth object stays. */
+Test(cnn, ring_suppression)
+{
+    const size_t na = 90, nc = 100;
+    float *sino = malloc(na * nc * sizeof *sino), *clean = malloc(na * nc * sizeof *clean);
+    for (size_t i = 0; i < na; i++)
+        for (size_t c = 0; c < nc; c++) {
+            double s = (double)c - 49.5 - 10 * cos(i * M_PI / na);
+            clean[i * nc + c] = fabs(s) < 30 ? (float)(0.1 * sqrt(900 - s * s)) : 0.0f;
+            sino[i * nc + c] = clean[i * nc + c] + (c == 20 ? 0.3f : c == 61 ? -0.2f : 0.0f);
+        }
+    tl_cnn_suppress_rings(sino, na, nc);
+    double worst = 0, mean20 = 0;
+    for (size_t i = 0; i < na; i++) {
+        mean20 += (sino[i * nc + 20] - clean[i * nc + 20]) / na;
+        for (size_t c = 0; c < nc; c++)
+            worst = fmax(worst, fabs(sino[i * nc + c] - clean[i * nc + c]));
+    }
+    cr_expect_lt(fabs(mean20), 0.03, "column 20 still off by %g", mean20);
+    cr_expect_lt(worst, 0.1, "largest change %g", worst);
+    free(sino);
+    free(clean);
+}
+
+Test(cnn, sinogram_scale)
 {
     /* a disk of radius 20 and attenuation 0.05 per pixel: the longest chord is 40 px, integral 2.0 */
     const size_t na = 90, nc = 100;
@@ -218,13 +257,128 @@ Test(cnn, sinogram_normalisation)
             double s = (double)c - 49.5;
             sino[i * nc + c] = fabs(s) < 20 ? (float)(2 * 0.05 * sqrt(400 - s * s)) : 0.0f;
         }
-    double offset, scale;
-    tl_cnn_sino_norm(sino, na, nc, &offset, &scale);
-    cr_expect_float_eq(offset, 0.0, 1e-12);
+    double scale = tl_cnn_sino_scale(sino, na, nc);
     cr_expect(scale > 2 * 1.99 / 100 && scale <= 2 * 2.0 / 100 + 1e-6, "scale %g", scale);
     for (size_t k = 0; k < na * nc; k++)
         sino[k] = 0;
-    tl_cnn_sino_norm(sino, na, nc, &offset, &scale);
-    cr_expect_eq(scale, 0.0, "no positive values");
+    cr_expect_eq(tl_cnn_sino_scale(sino, na, nc), 0.0, "no positive values");
     free(sino);
+}
+
+Test(cnn, level_shapes)
+{
+    size_t step, n;
+    cr_expect_eq(tl_cnn_coarse_bin(256), 2);
+    cr_expect_eq(tl_cnn_coarse_bin(128), 1);
+    cr_expect_eq(tl_cnn_coarse_bin(2048), 16);
+    tl_cnn_level_shape(256, 360, 1, &step, &n);
+    cr_expect(step == 1 && n == 256, "step %zu, n %zu", step, n);
+    tl_cnn_level_shape(2048, 1500, 1, &step, &n);
+    cr_expect(n == 256 && step == 4, "step %zu, n %zu", step, n);
+}
+
+/* ---- the shipped model on simulated scans ---- */
+
+typedef struct {
+    float *sino;
+    double *angles;
+    tl_cor_sinograms in;
+} scan;
+
+/* rows of a seeded phantom, Poisson noise of 10^4 photons, optional rings */
+static scan simulate(size_t w, size_t n_angles, double arc, double offset, tl_phantom_kind kind, int rings,
+                     uint64_t seed)
+{
+    const size_t rows = 4;
+    scan s = {malloc(rows * n_angles * w * sizeof(float)), malloc(n_angles * sizeof(double)), {0}};
+    cr_assert(s.sino && s.angles);
+    for (size_t i = 0; i < n_angles; i++)
+        s.angles[i] = arc * (double)i / (double)n_angles;
+    tl_phantom *ph = NULL;
+    tl_error err = {0};
+    cr_assert_eq(tl_phantom_create(kind, w, 16, 0.5 * (w - 1.0) + offset, 12, seed, &ph, &err), TL_OK, "%s",
+                 err.message);
+    tl_rng rng;
+    tl_rng_seed(&rng, seed);
+    double *gain = malloc(w * sizeof *gain);
+    for (size_t c = 0; c < w; c++)
+        gain[c] = 1.0 + (rings ? 0.002 * tl_rng_normal(&rng) : 0.0);
+    if (rings) {
+        gain[w / 3] *= 0.9;
+        gain[w / 2 + 7] *= 1.1;
+    }
+    for (size_t r = 0; r < rows; r++) {
+        float *line = s.sino + r * n_angles * w;
+        tl_phantom_project_row(ph, 5 + 2 * r, s.angles, n_angles, line);
+        for (size_t k = 0; k < n_angles * w; k++) {
+            double counts = tl_rng_poisson(&rng, 1e4 * exp(-line[k]) * gain[k % w]);
+            line[k] = (float)-log((counts < 1 ? 1 : counts) / 1e4);
+        }
+    }
+    free(gain);
+    tl_phantom_destroy(&ph);
+    s.in = (tl_cor_sinograms){.sino = s.sino, .n_rows = rows, .n_angles = n_angles, .n_cols = w,
+                              .angles_deg = s.angles};
+    return s;
+}
+
+static void check_scan(size_t w, size_t n_angles, double arc, double offset, tl_phantom_kind kind, int rings,
+                       uint64_t seed)
+{
+    scan s = simulate(w, n_angles, arc, offset, kind, rings, seed);
+    tl_workers *workers = NULL;
+    tl_error err = {0};
+    cr_assert_eq(tl_workers_create(2, &workers, &err), TL_OK);
+    tl_cor_report rep;
+    memset(&rep, 0, sizeof rep);
+    cr_assert_eq(tl_cor_find(&s.in, TL_COR_CNN, NULL, workers, &rep, &err), TL_OK, "%s", err.message);
+    double truth = 0.5 * (w - 1.0) + offset;
+    cr_expect_lt(fabs(rep.axis - truth), 0.5, "%zu wide, %g degrees, offset %+g: found %.3f, truth %.3f", w, arc,
+                 offset, rep.axis, truth);
+    cr_expect(rep.confidence > 0 && rep.confidence <= 1, "confidence %g", rep.confidence);
+    tl_workers_destroy(&workers);
+    free(s.sino);
+    free(s.angles);
+}
+
+Test(cnn_search, arc180_offset_minus17, .timeout = 60)
+{
+    check_scan(256, 360, 180.0, -17.3, TL_PHANTOM_ELLIPSES, 0, 11);
+}
+
+Test(cnn_search, arc360_offset_plus8_rings, .timeout = 60)
+{
+    check_scan(256, 360, 360.0, 8.6, TL_PHANTOM_SHEPP_LOGAN, 1, 12);
+}
+
+Test(cnn_search, narrow_detector_arc360, .timeout = 60)
+{
+    check_scan(128, 180, 360.0, -6.4, TL_PHANTOM_ELLIPSES, 0, 13);
+}
+
+/* The truth outside a narrow window: the best score lies at its edge, and
+ * the method says it cannot decide rather than make up an axis. */
+Test(cnn_search, axis_outside_the_window_is_refused, .timeout = 60)
+{
+    scan s = simulate(128, 180, 180.0, 12.0, TL_PHANTOM_ELLIPSES, 0, 14);
+    tl_workers *workers = NULL;
+    tl_error err = {0};
+    cr_assert_eq(tl_workers_create(2, &workers, &err), TL_OK);
+    tl_cor_estimate est;
+    memset(&est, 0, sizeof est);
+    cr_expect_eq(tl_cor_cnn(&s.in, 40.0, 60.0, workers, &est, &err), TL_ERR_INVALID);
+    cr_expect_eq(est.found, 0);
+    /* refused either way: the best score at the window's edge, or no score high enough */
+    cr_expect(strstr(est.message, "edge of the search window") != NULL ||
+                  strstr(est.message, "no trial reconstruction looks centred") != NULL,
+              "%s", est.message);
+    /* too narrow a detector for a 32-px patch at any level */
+    s.in.n_cols = 40;
+    memset(&est, 0, sizeof est);
+    cr_expect_eq(tl_cor_cnn(&s.in, 10.0, 30.0, workers, &est, &err), TL_ERR_INVALID);
+    cr_expect_eq(est.found, 0);
+    cr_expect(strstr(est.message, "at least 64") != NULL, "%s", est.message);
+    tl_workers_destroy(&workers);
+    free(s.sino);
+    free(s.angles);
 }

@@ -90,7 +90,8 @@ static void check_methods(double arc, double offset, tl_phantom_kind kind, doubl
     static const struct {
         tl_cor_method m;
         double tol;
-    } cases[] = {{TL_COR_REGISTRATION, 0.15}, {TL_COR_VO, 0.15}, {TL_COR_ENTROPY, 0.35}, {TL_COR_AUTO, 0.1}};
+    } cases[] = {{TL_COR_REGISTRATION, 0.15}, {TL_COR_VO, 0.15}, {TL_COR_ENTROPY, 0.35}, {TL_COR_CNN, 0.5},
+                   {TL_COR_AUTO, 0.1}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tl_cor_report rep;
         double a = find(&s.in, cases[i].m, &rep);
