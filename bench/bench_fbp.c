@@ -107,12 +107,12 @@ static int bench_recon(size_t w, size_t na, size_t slices, int reps, int threads
     cfg.overwrite = 1;
     double *rate = malloc((size_t)reps * sizeof *rate);
     tl_recon_report rep = {0};
-    double stages[5] = {0};
+    double stages[6] = {0};
     for (int r = 0; r < reps; r++) {
         if (tl_recon_run(&cfg, scan, out, &rep, &err) != TL_OK)
             return fail(&err);
         rate[r] = rep.slices_per_second;
-        for (int s = 0; s < 5; s++)
+        for (int s = 0; s < 6; s++)
             stages[s] += rep.stage_seconds[s] / reps;
     }
     tl_bench_stats st;
@@ -122,9 +122,9 @@ static int bench_recon(size_t w, size_t na, size_t slices, int reps, int threads
            w, na, slices, cfg.nsino_per_chunk, threads <= 0 ? tl_cpu_count() : threads);
     printf("  slices/s: median %.3f  min %.3f  max %.3f  spread %.1f%%  (%d runs)\n", st.median, st.min, st.max,
            100 * st.spread, st.n);
-    printf("  mean stage times per run: read %.2f s, normalize %.2f s, transpose %.2f s, filter+backproject %.2f s, "
-           "write %.2f s\n",
-           stages[0], stages[1], stages[2], stages[3], stages[4]);
+    printf("  mean stage times per run: read %.2f s, normalize %.2f s, transpose %.2f s, rings %.2f s, "
+           "filter+backproject %.2f s, write %.2f s\n",
+           stages[0], stages[1], stages[2], stages[3], stages[4], stages[5]);
     printf("  memory: slab working set %.1f MiB (stated by recon), peak RSS %.1f MiB\n",
            (double)rep.slab_bytes / 1048576.0, (double)tl_bench_peak_rss() / 1048576.0);
     unlink(scan);

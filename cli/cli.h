@@ -9,6 +9,7 @@
 #define TL_CLI_H
 
 #include "config.h"
+#include "rings.h"
 #include "status.h"
 
 int tl_cli_main(int argc, char **argv);
@@ -23,6 +24,7 @@ int tl_cmd_fbp(int argc, char **argv);       /* cli/stages.c */
 int tl_cmd_preview(int argc, char **argv);   /* cli/preview.c */
 int tl_cmd_catalog(int argc, char **argv);   /* cli/catalog.c */
 int tl_cmd_cor(int argc, char **argv);       /* cli/cor.c */
+int tl_cmd_rings(int argc, char **argv);     /* cli/rings.c */
 
 /* Shared by the subcommands (cli/common.c). */
 
@@ -56,5 +58,10 @@ char *tl_cli_config_text(const tl_config *cfg, unsigned command);
 
 /* The output path of a volume when none is given: INPUT without its extension + "_rec.nxs". */
 void tl_cli_default_output(const char *input, char *out, size_t size);
+/* INPUT without its extension + suffix. */
+void tl_cli_derived_output(const char *input, const char *suffix, char *out, size_t size);
+
+/* The [rings] options of cfg as kernel parameters (cli/rings.c). */
+tl_status tl_rings_params_from_config(const tl_config *cfg, tl_rings_params *p, tl_error *err) TL_MUST_CHECK;
 
 #endif

@@ -84,10 +84,15 @@ char *tl_cli_config_text(const tl_config *cfg, unsigned command)
     return text;
 }
 
-void tl_cli_default_output(const char *input, char *out, size_t size)
+void tl_cli_derived_output(const char *input, const char *suffix, char *out, size_t size)
 {
     const char *slash = strrchr(input, '/');
     const char *dot = strrchr(input, '.');
     size_t stem = (dot && (!slash || dot > slash + 1)) ? (size_t)(dot - input) : strlen(input);
-    snprintf(out, size, "%.*s_rec.nxs", (int)stem, input);
+    snprintf(out, size, "%.*s%s", (int)stem, input, suffix);
+}
+
+void tl_cli_default_output(const char *input, char *out, size_t size)
+{
+    tl_cli_derived_output(input, "_rec.nxs", out, size);
 }

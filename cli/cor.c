@@ -38,6 +38,15 @@ static tl_status search_axis(const tl_config *cfg, tl_slab_source *src, size_t r
                             info->n_angles, info->n_cols);
     for (size_t k = 0; k < n && st == TL_OK; k++)
         st = tl_slab_source_sinograms(src, rows[k], rows[k] + 1, sino + k * line, info->n_cols, err);
+    if (st == TL_OK && strcmp(cfg->remove_stripe_method, "none") != 0) {
+        /* the search sees what the reconstruction will see: stripes off */
+        tl_rings_plan *rings = NULL;
+        char described[256];
+        st = tl_recon_rings_plan(cfg, info->n_angles, info->n_cols, workers, &rings, described, sizeof described, err);
+        if (st == TL_OK)
+            tl_rings_exec(rings, sino, n, info->n_cols);
+        tl_rings_plan_destroy(&rings);
+    }
     if (st == TL_OK) {
         tl_cor_sinograms in = {.sino = sino, .n_rows = n, .n_angles = info->n_angles, .n_cols = info->n_cols,
                                .angles_deg = info->angles_deg};

@@ -26,7 +26,7 @@
 #include "volume.h"
 #include "workers.h"
 
-static const char *const stage_names[5] = {"read", "normalize", "transpose", "filter_backproject", "write"};
+static const char *const stage_names[6] = {"read", "normalize", "transpose", "rings", "filter_backproject", "write"};
 
 void tl_recon_params_free(tl_recon_params *p)
 {
@@ -108,6 +108,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     tl_slab_source *src = NULL;
     tl_workers *workers = NULL;
     tl_fbp_plan *plan = NULL;
+    tl_rings_plan *rings = NULL;
     tl_volume_writer *writer = NULL;
     tl_progress *progress = NULL;
     float *slices = NULL;
@@ -141,13 +142,18 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
                         .angles_deg = info->angles_deg, .axis = axis, .window = window, .backend = backend};
     if ((st = tl_fbp_plan_create(&desc, workers, &plan, err)) != TL_OK)
         goto done;
+    char rings_described[256];
+    if ((st = tl_recon_rings_plan(cfg, n_angles, n_cols, workers, &rings, rings_described, sizeof rings_described,
+                                  err)) != TL_OK)
+        goto done;
     slices = malloc(chunk * n * n * sizeof *slices);
     if (!slices) {
         st = tl_error_set(err, TL_ERR_NOMEM, "cannot allocate %zu slices of %zu x %zu; lower --nsino-per-chunk",
                           chunk, n, n);
         goto done;
     }
-    report->slab_bytes = tl_slab_source_bytes(src) + tl_fbp_plan_bytes(plan) + chunk * n * n * sizeof(float);
+    report->slab_bytes = tl_slab_source_bytes(src) + tl_fbp_plan_bytes(plan) + tl_rings_plan_bytes(rings) +
+                         chunk * n * n * sizeof(float);
     if (info->kind == TL_SOURCE_SINOGRAMS)
         tl_log_info("recon: %s (sinograms): rows %zu..%zu, %zu angles, %zu columns", input, info->first_row,
                     info->first_row + info->n_rows - 1, n_angles, n_cols);
@@ -155,9 +161,10 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
         tl_log_info("recon: %s (%s%s): %zu projections, %zu flats, %zu darks, %zu x %zu pixels", input,
                     info->description, info->kind == TL_SOURCE_NORMALIZED ? ", normalized" : "", n_angles,
                     info->n_flat, info->n_dark, info->n_rows, n_cols);
-    tl_log_info("recon: rows %zu..%zu, axis %.2f (%s), filter %s, %s backend, %d threads, slabs of %zu rows "
-                "(%.1f MiB working memory)",
-                row_begin, row_end - 1, axis, axis_method, tl_filter_name(window), tl_backend_name(backend),
+    tl_log_info("recon: rows %zu..%zu, axis %.2f (%s), ring removal %s, filter %s, %s backend, %d threads, slabs of "
+                "%zu rows (%.1f MiB working memory)",
+                row_begin, row_end - 1, axis, axis_method, rings_described, tl_filter_name(window),
+                tl_backend_name(backend),
                 tl_workers_count(workers), chunk, (double)report->slab_bytes / 1048576.0);
 
     tl_volume_desc vdesc = {.nz = row_end - row_begin, .ny = n, .nx = n, .z_first = row_begin,
@@ -167,7 +174,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
         goto done;
 
     progress = tl_progress_create("recon", row_end - row_begin, "slices", tl_progress_mode_parse(cfg->progress));
-    double fbp_s = 0, write_s = 0;
+    double rings_s = 0, fbp_s = 0, write_s = 0;
     for (size_t r0 = row_begin; r0 < row_end; r0 += chunk) {
         size_t r1 = r0 + chunk < row_end ? r0 + chunk : row_end, rows = r1 - r0;
         tl_progress_update(progress, report->n_slices, "read and normalize");
@@ -177,7 +184,13 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
                 tl_error_prefix(err, "'%s'", input);
             goto done;
         }
+        double t_rings = tl_now();
+        if (tl_rings_plan_method(rings) != TL_RINGS_NONE) {
+            tl_progress_update(progress, report->n_slices, "remove rings");
+            tl_rings_exec(rings, tl_fbp_sino_line(plan, 0, 0), rows, tl_fbp_sino_stride(plan));
+        }
         double t0 = tl_now();
+        rings_s += t0 - t_rings;
         tl_progress_update(progress, report->n_slices, "filter and backproject");
         if ((st = tl_fbp_exec(plan, rows, slices, err)) != TL_OK)
             goto done;
@@ -199,8 +212,9 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
         tl_log_warn("normalize: %zu detector pixels have flats no brighter than darks; given zero attenuation",
                     nstats->n_dead_pixels);
     tl_slab_source_times(src, &report->stage_seconds[0], &report->stage_seconds[1], &report->stage_seconds[2]);
-    report->stage_seconds[3] = fbp_s;
-    report->stage_seconds[4] = write_s;
+    report->stage_seconds[3] = rings_s;
+    report->stage_seconds[4] = fbp_s;
+    report->stage_seconds[5] = write_s;
 
     /* provenance: every parameter of the table, defaults included */
     if ((st = tl_recon_params_collect(recorded, TL_CMD_RECON, &params, err)) != TL_OK)
@@ -239,7 +253,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
                           .param_sections = params.sections,
                           .param_values = params.values,
                           .config_ini = config_text,
-                          .n_stages = 5,
+                          .n_stages = 6,
                           .stage_names = stage_names,
                           .stage_seconds = report->stage_seconds};
     if ((st = tl_volume_writer_set_provenance(writer, &prov, err)) != TL_OK)
@@ -307,6 +321,7 @@ done:
     tl_recon_params_free(&params);
     free(config_text);
     free(slices);
+    tl_rings_plan_destroy(&rings);
     tl_fbp_plan_destroy(&plan);
     tl_slab_source_close(&src);
     tl_workers_destroy(&workers);
@@ -366,10 +381,10 @@ int tl_cmd_recon(int argc, char **argv)
                "%s backend\n",
                output, rep.n_slices, rep.n, rep.n, cfg.dtype, rep.row_begin, rep.row_end - 1, rep.axis,
                rep.axis_method, cfg.fbp_filter, rep.backend);
-    printf("tomoline recon: %.2f s (%.2f slices/s; read %.2f, normalize %.2f, transpose %.2f, filter+backproject "
-           "%.2f, write %.2f), peak memory %.1f MiB\n",
+    printf("tomoline recon: %.2f s (%.2f slices/s; read %.2f, normalize %.2f, transpose %.2f, rings %.2f, "
+           "filter+backproject %.2f, write %.2f), peak memory %.1f MiB\n",
            rep.seconds, rep.slices_per_second, rep.stage_seconds[0], rep.stage_seconds[1], rep.stage_seconds[2],
-           rep.stage_seconds[3], rep.stage_seconds[4], (double)tl_cli_peak_rss() / 1048576.0);
+           rep.stage_seconds[3], rep.stage_seconds[4], rep.stage_seconds[5], (double)tl_cli_peak_rss() / 1048576.0);
     if (rep.preview_path[0])
         printf("tomoline recon: preview of the central slice: %s\n", rep.preview_path);
     if (rep.catalog_uuid[0]) {

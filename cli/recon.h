@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "cor.h"
+#include "rings.h"
 #include "slab_source.h"
 #include "status.h"
 #include "workers.h"
@@ -22,7 +23,7 @@ typedef struct tl_recon_report {
     double axis;
     char axis_method[400];   /* how the axis was found (search results when 'auto') */
     double seconds, slices_per_second;
-    double stage_seconds[5]; /* read, normalize, transpose, fbp, write */
+    double stage_seconds[6]; /* read, normalize, transpose, rings, fbp, write */
     size_t slab_bytes;       /* working memory of the slab loop */
     size_t n_floored, n_dead_pixels;
     char backend[16];
@@ -44,6 +45,12 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
 tl_status tl_recon_axis(const tl_config *cfg, tl_slab_source *src, size_t row_begin, size_t row_end,
                         tl_workers *workers, double *axis, const char **method, tl_cor_report *search,
                         tl_error *err) TL_MUST_CHECK;
+
+/* The ring-removal plan of cfg's [rings] options for n_angles x n_cols
+ * sinograms (a plan that does nothing for method none), and one line that
+ * describes it (cli/rings.c). */
+tl_status tl_recon_rings_plan(const tl_config *cfg, size_t n_angles, size_t n_cols, tl_workers *workers,
+                              tl_rings_plan **out, char *described, size_t described_size, tl_error *err) TL_MUST_CHECK;
 
 /* Every parameter of `command` (TL_CMD_*) with its value, for the provenance
  * and the catalog. Free with tl_recon_params_free. */

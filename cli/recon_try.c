@@ -46,7 +46,7 @@
 /* More trials than this is a mistake in the options, not a useful montage. */
 #define TRY_MAX_TRIALS 1001
 
-static const char *const stage_names[6] = {"read", "normalize", "transpose", "filter_backproject", "write",
+static const char *const stage_names[7] = {"read", "normalize", "transpose", "rings", "filter_backproject", "write",
                                            "montage"};
 
 /* "DIR/out.nxs" -> "DIR/out_try.png" (the extension of the last path component
@@ -216,6 +216,17 @@ tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *outp
             tl_error_prefix(err, "'%s'", input);
         goto done;
     }
+    double t_rings = tl_now();
+    {
+        tl_rings_plan *rings = NULL;
+        char rings_described[256];
+        if ((st = tl_recon_rings_plan(cfg, n_angles, n_cols, workers, &rings, rings_described,
+                                      sizeof rings_described, err)) != TL_OK)
+            goto done;
+        tl_rings_exec(rings, sino, 1, n_cols);
+        tl_rings_plan_destroy(&rings);
+    }
+    double rings_s = tl_now() - t_rings;
     double t_fbp = tl_now();
     tl_cor_sinograms in = {.sino = sino, .n_rows = 1, .n_angles = n_angles, .n_cols = n_cols,
                            .angles_deg = info->angles_deg};
@@ -291,10 +302,11 @@ tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *outp
         if (tl_volume_writer_copy_metadata(writer, input, info->entry_path, &cerr) != TL_OK)
             tl_log_warn("provenance: the input's sample and instrument groups were not copied: %s", cerr.message);
     }
-    double stage_seconds[6] = {0};
+    double stage_seconds[7] = {0};
     tl_slab_source_times(src, &stage_seconds[0], &stage_seconds[1], &stage_seconds[2]);
-    stage_seconds[3] = fbp_s;
-    stage_seconds[4] = write_s;
+    stage_seconds[3] = rings_s;
+    stage_seconds[4] = fbp_s;
+    stage_seconds[5] = write_s;
     double t_montage = tl_now();
 
     /* The montage, before the volume is committed: both outputs or neither. */
@@ -315,7 +327,7 @@ tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *outp
                                    (int)cfg->overwrite, &lo, &hi, err)) != TL_OK)
         goto done;
     png_written = 1;
-    stage_seconds[5] = tl_now() - t_montage;
+    stage_seconds[6] = tl_now() - t_montage;
 
     char date[64], host[256] = "unknown";
     tl_cli_iso_date(date, sizeof date);
@@ -335,7 +347,7 @@ tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *outp
                           .param_sections = params.sections,
                           .param_values = params.values,
                           .config_ini = config_text,
-                          .n_stages = 6,
+                          .n_stages = 7,
                           .stage_names = stage_names,
                           .stage_seconds = stage_seconds};
     if ((st = tl_volume_writer_set_provenance(writer, &prov, err)) != TL_OK)
@@ -349,9 +361,9 @@ tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *outp
     report->row_end = row + 1;
     report->axis = axis;
     snprintf(report->axis_method, sizeof report->axis_method, "%s", axis_method);
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         report->stage_seconds[k] = stage_seconds[k];
-    report->stage_seconds[4] += stage_seconds[5];
+    report->stage_seconds[5] += stage_seconds[6]; /* the montage counts as writing */
     report->seconds = tl_now() - t_start;
     report->slices_per_second = (double)n_trials / report->seconds;
     const tl_normalize_stats *nstats = tl_slab_source_stats(src);

@@ -186,8 +186,8 @@ int tl_cmd_demo(int argc, char **argv)
     rcfg.preview = 1;
     if (!rcfg.catalog[0])
         snprintf(rcfg.catalog, sizeof rcfg.catalog, "sqlite:%s/catalog.db", dir);
-    printf("tomoline demo: 2/3 reconstructing (filtered backprojection, %s filter, %s backend)\n", rcfg.fbp_filter,
-           rcfg.backend);
+    printf("tomoline demo: 2/3 reconstructing (filtered backprojection, %s filter, ring removal %s, %s backend)\n",
+           rcfg.fbp_filter, rcfg.remove_stripe_method, rcfg.backend);
     tl_recon_report rep;
     if (tl_recon_run(&rcfg, scan, recon, &rep, &err) != TL_OK)
         return tl_cli_fail(&err);

@@ -22,15 +22,6 @@
 #include "slab_source.h"
 #include "workers.h"
 
-/* INPUT without its extension + suffix. */
-static void derived_output(const char *input, const char *suffix, char *out, size_t size)
-{
-    const char *slash = strrchr(input, '/');
-    const char *dot = strrchr(input, '.');
-    size_t stem = (dot && (!slash || dot > slash + 1)) ? (size_t)(dot - input) : strlen(input);
-    snprintf(out, size, "%.*s%s", (int)stem, input, suffix);
-}
-
 typedef enum { STAGE_NORMALIZE, STAGE_SINO } stage_kind;
 
 static tl_status run_stage(stage_kind kind, const tl_config *cfg, const char *input, const char *output,
@@ -158,7 +149,7 @@ static int run_stage_command(const tl_cli_command *cmd, stage_kind kind, const c
     if (cfg.out_path_name[0])
         snprintf(output, sizeof output, "%s", cfg.out_path_name);
     else
-        derived_output(positional[0], suffix, output, sizeof output);
+        tl_cli_derived_output(positional[0], suffix, output, sizeof output);
     tl_error err = {0};
     size_t rows = 0;
     double t0 = tl_now();
@@ -197,7 +188,7 @@ int tl_cmd_fbp(int argc, char **argv)
     if (cfg.out_path_name[0])
         snprintf(output, sizeof output, "%s", cfg.out_path_name);
     else
-        derived_output(positional[0], "_rec.nxs", output, sizeof output);
+        tl_cli_derived_output(positional[0], "_rec.nxs", output, sizeof output);
     tl_recon_report rep;
     tl_error err = {0};
     if (tl_recon_run(&cfg, positional[0], output, &rep, &err) != TL_OK)

@@ -24,6 +24,7 @@ static const command_entry commands[] = {
     {"normalize", tl_cmd_normalize, "per-stage: dark/flat correction and -log, written as HDF5 projections"},
     {"sino", tl_cmd_sino, "per-stage: projections into sinograms (normalizing raw input first), as HDF5"},
     {"cor", tl_cmd_cor, "per-stage: find the rotation axis (entropy, 0/180 registration, Vo, CNN, auto)"},
+    {"rings", tl_cmd_rings, "per-stage: remove stripes (rings) from sinograms: fw, ti, sorting, filtering, large"},
     {"fbp", tl_cmd_fbp, "per-stage: filtered backprojection of a sinogram file into a volume"},
     {"preview", tl_cmd_preview, "write a PNG of one slice of a volume, with robust contrast"},
     {"catalog", tl_cmd_catalog, "the catalog of reconstructions: list, show, search, push"},

@@ -95,6 +95,8 @@ tl_status tl_sino_writer_create(const char *path, const tl_sino_desc *desc, int 
     if (st == TL_OK)
         st = tl_h5_write_string_attr(w->data, "content", desc->content ? desc->content : "line_integrals", path,
                                      "/entry/data/data", err);
+    if (st == TL_OK && desc->ring_removal)
+        st = tl_h5_write_string_attr(w->data, "ring_removal", desc->ring_removal, path, "/entry/data/data", err);
     H5Gclose(group);
     if (st != TL_OK)
         goto fail;

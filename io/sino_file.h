@@ -6,6 +6,7 @@
  *   /entry/data/rotation_angle  float64 [n_angles], degrees
  *   /entry/data/data @first_row detector row of sinogram 0 (int)
  *   /entry/data/data @content   "line_integrals" (after -log) or "transmission"
+ *   /entry/data/data @ring_removal  the stripe removal applied, when one was ('tomoline rings')
  * Written as PATH.partial and renamed when complete, like every tomoline output.
  */
 #ifndef TL_SINO_FILE_H
@@ -20,6 +21,7 @@ typedef struct tl_sino_desc {
     size_t first_row;
     const double *angles_deg; /* [n_angles] */
     const char *content;      /* "line_integrals" or "transmission" */
+    const char *ring_removal; /* method and parameters, or NULL (written only) */
 } tl_sino_desc;
 
 typedef struct tl_sino_writer tl_sino_writer;

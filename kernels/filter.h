@@ -59,6 +59,11 @@ void tl_filter_design(tl_filter_window window, size_t n_padded, double *response
  * non-finite angles or n < 2. */
 tl_status tl_angle_weights(const double *angles_deg, size_t n, double *weights, tl_error *err) TL_MUST_CHECK;
 
+/* FFTW's planner (plan creation and destruction) is not thread-safe: every
+ * fftwf_plan_* and fftwf_destroy_plan call in tomoline holds this lock. */
+void tl_fftw_planner_lock(void);
+void tl_fftw_planner_unlock(void);
+
 /* CPU plan: filters lines of n_cols samples in place. */
 typedef struct tl_filter_plan tl_filter_plan;
 

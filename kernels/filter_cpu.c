@@ -15,6 +15,9 @@
 
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void tl_fftw_planner_lock(void) { pthread_mutex_lock(&planner_lock); }
+void tl_fftw_planner_unlock(void) { pthread_mutex_unlock(&planner_lock); }
+
 struct tl_filter_plan {
     size_t n_angles, n_cols, n_padded, n_freq;
     float *response; /* [n_angles][n_freq]: window * ramp * angular weight / n_padded */

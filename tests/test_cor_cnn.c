@@ -341,24 +341,24 @@ static void check_scan(size_t w, size_t n_angles, double arc, double offset, tl_
     free(s.angles);
 }
 
-Test(cnn_search, arc180_offset_minus17, .timeout = 60)
+Test(cnn_search, arc180_offset_minus17, .timeout = 180)
 {
     check_scan(256, 360, 180.0, -17.3, TL_PHANTOM_ELLIPSES, 0, 11);
 }
 
-Test(cnn_search, arc360_offset_plus8_rings, .timeout = 60)
+Test(cnn_search, arc360_offset_plus8_rings, .timeout = 180)
 {
     check_scan(256, 360, 360.0, 8.6, TL_PHANTOM_SHEPP_LOGAN, 1, 12);
 }
 
-Test(cnn_search, narrow_detector_arc360, .timeout = 60)
+Test(cnn_search, narrow_detector_arc360, .timeout = 180)
 {
     check_scan(128, 180, 360.0, -6.4, TL_PHANTOM_ELLIPSES, 0, 13);
 }
 
 /* The truth outside a narrow window: the best score lies at its edge, and
  * the method says it cannot decide rather than make up an axis. */
-Test(cnn_search, axis_outside_the_window_is_refused, .timeout = 60)
+Test(cnn_search, axis_outside_the_window_is_refused, .timeout = 180)
 {
     scan s = simulate(128, 180, 180.0, 12.0, TL_PHANTOM_ELLIPSES, 0, 14);
     tl_workers *workers = NULL;
