@@ -35,7 +35,8 @@ static void usage(void)
     printf("usage: bench_rings [--all | --timing] [scan options] [ring options]\n"
            "scan options: --size W (256) --angles N (360) --rows R (4) --arc 180|360 (180)\n"
            "  --phantom shepp-logan|ellipses --photons I0 (20000; 0 noise-free) --gain-error S (0.002)\n"
-           "  --defective-columns K (4) --defect-strength D (0.1) --seed N (1) --threads T (0: all cores)\n"
+           "  --defective-columns K (4) --defect-strength D (0.1) --defect-fraction F (1: defective at all angles)\n"
+           "  --seed N (1) --threads T (0: all cores)\n"
            "timing: --width W (2048) --angles N (1500) --rows R (8) --repeat K (5)\n"
            "ring options: those of 'tomoline rings --help' (--remove-stripe-method, --fw-level, ...)\n"
            "prints: removed = 1 - remaining ring artefact / ring artefact without removal;\n"
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
             scan.defective_columns = strtoul(v, NULL, 10), i++;
         } else if (v && strcmp(a, "--defect-strength") == 0) {
             scan.defect_strength = atof(v), i++;
+        } else if (v && strcmp(a, "--defect-fraction") == 0) {
+            scan.defect_fraction = atof(v), i++;
         } else if (v && strcmp(a, "--seed") == 0) {
             scan.seed = strtoull(v, NULL, 10), i++;
         } else if (v && strcmp(a, "--threads") == 0) {
@@ -177,10 +180,10 @@ int main(int argc, char **argv)
     if (tl_workers_create(threads, &workers, &err) != TL_OK)
         return fail(&err);
     printf("# scan: %zu x %zu angles over %g deg, %zu rows, %s, photons %g, gain errors N(0, %g), %zu defective "
-           "columns of +-%g, seed %llu\n",
+           "columns of +-%g over %g%% of the angles, seed %llu\n",
            scan.size, scan.angles, scan.arc_deg, scan.rows,
            scan.phantom == TL_PHANTOM_ELLIPSES ? "ellipses" : "shepp-logan", scan.photons, scan.gain_error,
-           scan.defective_columns, scan.defect_strength, (unsigned long long)scan.seed);
+           scan.defective_columns, scan.defect_strength, 100.0 * scan.defect_fraction, (unsigned long long)scan.seed);
     int first = all ? TL_RINGS_FW : (int)params.method, last = all ? TL_RINGS_VO_ALL : (int)params.method;
     for (int m = first; m <= last; m++) {
         params.method = (tl_rings_method)m;

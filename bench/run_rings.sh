@@ -40,6 +40,10 @@ out=$here/bench/results/rings_$(date +%Y%m%d)_${rev}.txt
     "$exe" --all $scan
     echo
   done
+  echo "## partial stripes (not the issue's figure, reported for what it shows): 8 pixels that fail half-way"
+  echo "## through the scan (+-5% over the first half of the angles only), no other gain errors"
+  "$exe" --all --defective-columns 8 --defect-strength 0.05 --defect-fraction 0.5 --gain-error 0
+  echo
   echo "## time per 2048 x 1500 sinogram (median of 5; min, max), defaults"
   "$exe" --timing --all --width 2048 --angles 1500 --rows 8 --repeat 5
 } | tee "$out"

@@ -21,6 +21,7 @@ void tl_rings_scan_default(tl_rings_scan *scan)
     scan->gain_error = 0.002;
     scan->defective_columns = 4;
     scan->defect_strength = 0.1;
+    scan->defect_fraction = 1.0;
     scan->seed = 1;
 }
 
@@ -45,15 +46,18 @@ static void make_sinograms(const tl_rings_scan *s, const tl_phantom *ph, const d
         defect[j] = (tl_rng_next(&defects) >> 63) ? s->defect_strength : -s->defect_strength;
     }
     double *column = offsets + w;
+    size_t partial_end = (size_t)(s->defect_fraction * (double)na + 0.5);
     for (size_t r = 0; r < s->rows; r++) {
         float *c = clean + r * na * w, *g = rings + r * na * w;
         tl_phantom_project_row(ph, r, angles, na, c);
         tl_rng noise, gain;
         tl_rng_seed_stream(&noise, s->seed, STREAM_NOISE, r);
         tl_rng_seed_stream(&gain, s->seed, STREAM_GAIN, r);
+        double *small = column + w; /* the small errors alone, for angles past defect_fraction */
         for (size_t j = 0; j < w; j++) {
-            double e = defect[j] + s->gain_error * tl_rng_normal(&gain);
-            column[j] = -log(fmax(1.0 + e, 0.05));
+            double e = s->gain_error * tl_rng_normal(&gain);
+            column[j] = -log(fmax(1.0 + e + defect[j], 0.05));
+            small[j] = -log(fmax(1.0 + e, 0.05));
         }
         for (size_t i = 0; i < na * w; i++) {
             double p = c[i];
@@ -62,7 +66,7 @@ static void make_sinograms(const tl_rings_scan *s, const tl_phantom *ph, const d
                 p = -log(fmax(counts, 0.5) / s->photons);
             }
             c[i] = (float)p;
-            g[i] = (float)(p + column[i % w]);
+            g[i] = (float)(p + (i / w < partial_end ? column[i % w] : small[i % w]));
         }
     }
 }
@@ -81,7 +85,7 @@ tl_status tl_rings_measure(const tl_rings_scan *s, const tl_rings_params *params
     tl_fbp_plan *fbp = NULL;
     tl_rings_plan *rp = NULL;
     double *angles = malloc(na * sizeof *angles);
-    double *offsets = malloc(2 * w * sizeof *offsets);
+    double *offsets = malloc(3 * w * sizeof *offsets);
     float *clean = malloc(sino_count * sizeof *clean), *rings = malloc(sino_count * sizeof *rings);
     float *work = malloc(sino_count * sizeof *work);
     float *truth = malloc(slice_count * sizeof *truth);

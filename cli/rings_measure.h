@@ -36,11 +36,13 @@ typedef struct tl_rings_scan {
     double gain_error;      /* std of the small gain errors on every pixel */
     size_t defective_columns;
     double defect_strength; /* +- relative gain error of a defective column */
+    double defect_fraction; /* defective columns are defective over the first this fraction of the
+                               angles only (a pixel that fails mid-scan: a partial stripe); 1: all */
     uint64_t seed;
 } tl_rings_scan;
 
 /* 256 wide, 360 angles over 180 degrees, 4 rows, Shepp-Logan, 20000 photons,
- * gain errors N(0, 0.002) and 4 defective columns of +-10%. */
+ * gain errors N(0, 0.002) and 4 defective columns of +-10% over all angles. */
 void tl_rings_scan_default(tl_rings_scan *scan);
 
 typedef struct tl_rings_score {
