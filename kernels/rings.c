@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "filter.h"
 #include "rings_impl.h"
 
 static const char *const method_names[] = {"none", "fw", "ti", "sorting", "filtering", "large", "vo-all"};
@@ -137,6 +138,16 @@ float tl_rings_select(float *v, size_t n, size_t k)
             hi = j;
     }
     return v[k];
+}
+
+void tl_rings_destroy_plans(fftwf_plan forward, fftwf_plan backward)
+{
+    tl_fftw_planner_lock();
+    if (forward)
+        fftwf_destroy_plan(forward);
+    if (backward)
+        fftwf_destroy_plan(backward);
+    tl_fftw_planner_unlock();
 }
 
 struct tl_rings_plan {

@@ -122,12 +122,7 @@ static void fw_destroy(void *state)
     fw_state *s = state;
     if (!s)
         return;
-    tl_fftw_planner_lock();
-    if (s->forward)
-        fftwf_destroy_plan(s->forward);
-    if (s->backward)
-        fftwf_destroy_plan(s->backward);
-    tl_fftw_planner_unlock();
+    tl_rings_destroy_plans(s->forward, s->backward);
     fftwf_free(s->padded);
     fftwf_free(s->approx);
     fftwf_free(s->smoothed);

@@ -15,6 +15,7 @@
 #ifndef TL_RINGS_IMPL_H
 #define TL_RINGS_IMPL_H
 
+#include <fftw3.h>
 #include <stddef.h>
 
 #include "rings.h"
@@ -26,6 +27,9 @@ typedef struct tl_rings_impl {
     void (*destroy)(void *state);
     size_t (*bytes)(const void *state);
 } tl_rings_impl;
+
+/* Destroy a method's FFTW plans (either may be NULL) under the planner lock. */
+void tl_rings_destroy_plans(fftwf_plan forward, fftwf_plan backward);
 
 /* The k-th smallest of v[0..n) (v is permuted), for the methods' medians (rings.c). */
 float tl_rings_select(float *v, size_t n, size_t k);

@@ -67,12 +67,7 @@ static void ti_destroy(void *state)
     ti_state *s = state;
     if (!s)
         return;
-    tl_fftw_planner_lock();
-    if (s->forward)
-        fftwf_destroy_plan(s->forward);
-    if (s->backward)
-        fftwf_destroy_plan(s->backward);
-    tl_fftw_planner_unlock();
+    tl_rings_destroy_plans(s->forward, s->backward);
     fftwf_free(s->line);
     free(s->response);
     free(s->residual);

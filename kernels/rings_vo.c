@@ -1009,14 +1009,8 @@ static void vo_destroy(void *state)
     vo_state *st = state;
     if (!st)
         return;
-    if (st->forward || st->backward) {
-        tl_fftw_planner_lock();
-        if (st->forward)
-            fftwf_destroy_plan(st->forward);
-        if (st->backward)
-            fftwf_destroy_plan(st->backward);
-        tl_fftw_planner_unlock();
-    }
+    if (st->forward || st->backward)
+        tl_rings_destroy_plans(st->forward, st->backward);
     fftwf_free(st->fft_real);
     fftwf_free(st->fft_spec);
     free(st->lowpass);
