@@ -3,7 +3,7 @@
  *   catalog.c           URLs, the migrations, register/push, entries (the front end)
  *   catalog_sqlite.c    the SQLite backend      } each fills one tl_catalog_ops,
  *   catalog_postgres.c  the PostgreSQL backend  } chosen once from the URL
- *   catalog_json.c      a small JSON reader and writer (outbox files, parameters, --json)
+ *   json.c              a small JSON reader and writer (outbox files, parameters, --json; io/json.h)
  *   outbox.c            outbox files: written atomically, read back robustly
  *
  * Backends execute fixed SQL only: every value travels as a bound parameter.
@@ -14,41 +14,7 @@
 #include <stddef.h>
 
 #include "catalog.h"
-
-/* --- JSON ----------------------------------------------------------------------------------- */
-
-typedef enum { TL_JSON_NULL, TL_JSON_BOOL, TL_JSON_NUMBER, TL_JSON_STRING, TL_JSON_ARRAY, TL_JSON_OBJECT } tl_json_type;
-
-typedef struct tl_json {
-    tl_json_type type;
-    int boolean;
-    double number;
-    char *text;              /* STRING: the decoded string; NUMBER: the number as written */
-    size_t n;                /* ARRAY, OBJECT: number of items */
-    char **keys;             /* OBJECT: keys[n] */
-    struct tl_json *items;   /* ARRAY, OBJECT: items[n] */
-} tl_json;
-
-/* Parse text (NUL-terminated) into *out; on failure, a message saying where and what into
- * why[why_size]. Caller frees with tl_json_free. */
-int tl_json_parse(const char *text, tl_json *out, char *why, size_t why_size);
-void tl_json_free(tl_json *v);
-const tl_json *tl_json_get(const tl_json *object, const char *key);
-
-/* A growing text buffer; on allocation failure it sets failed and stops growing. */
-typedef struct tl_jbuf {
-    char *data;
-    size_t len, cap;
-    int failed;
-} tl_jbuf;
-
-void tl_jbuf_raw(tl_jbuf *b, const char *text);
-void tl_jbuf_printf(tl_jbuf *b, const char *fmt, ...) TL_PRINTF(2, 3);
-void tl_jbuf_string(tl_jbuf *b, const char *s);         /* quoted and escaped; NULL -> null */
-void tl_jbuf_number(tl_jbuf *b, double v);              /* non-finite -> null */
-void tl_jbuf_value(tl_jbuf *b, const tl_json *v);       /* a parsed value, compact */
-/* Hand over the text (caller frees); NULL when an allocation failed. */
-char *tl_jbuf_take(tl_jbuf *b);
+#include "json.h"
 
 /* --- a record ready for the database ------------------------------------------------------- */
 

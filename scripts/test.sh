@@ -27,6 +27,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1 \
   ctest --no-tests=error --test-dir build-asan --output-on-failure --timeout 1800 -R '^test_writer$'
 
+echo "== fuzzing the stream protocol's decoder (libFuzzer, ASan, UBSan), briefly"
+scripts/fuzz.sh 30
+
 # The CUDA backend must keep compiling wherever nvcc exists; its GPU tests skip
 # with a message on machines without a GPU.
 nvcc_bin="$(command -v nvcc || true)"

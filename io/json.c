@@ -1,8 +1,9 @@
-/* catalog_json.c - a small JSON reader and writer for the catalog (RFC 8259).
+/* json.c - a small JSON reader and writer (RFC 8259; see json.h).
  *
  * The catalog writes JSON in three places: outbox files, the parameters column and `--json`
- * output. The reader takes any JSON text into a small tree; it exists so that an outbox file
- * damaged by a full disk or a hand edit is reported, never half-read: it refuses trailing
+ * output; the stream protocol's headers are JSON too. The reader takes any JSON text into a
+ * small tree; it exists so that an outbox file or a header from a socket that is damaged (a
+ * full disk, a hand edit, a broken sender) is reported, never half-read: it refuses trailing
  * garbage, raw control characters in strings, bad escapes, lone surrogates, NUL characters (the
  * strings become C strings) and nesting deeper than a fixed limit (no unbounded recursion).
  */
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog_internal.h"
+#include "json.h"
 
 #define JSON_MAX_DEPTH 32
 
