@@ -29,7 +29,8 @@
     X(PREVIEW, "preview")                                                                          \
     X(CATALOG, "catalog")                                                                          \
     X(COR, "cor")                                                                                  \
-    X(RINGS, "rings")
+    X(RINGS, "rings")                                                                              \
+    X(SEND, "send")
 
 enum {
 #define TL_X_CMD_INDEX(name, text) TL_CMD_INDEX_##name,
@@ -42,7 +43,7 @@ enum { TL_COMMAND_TABLE(TL_X_CMD_BIT) };
 #undef TL_X_CMD_BIT
 #define TL_CMD_ALL ((1u << TL_CMD_COUNT) - 1u)
 /* Commands that read a raw scan (the [input] options). */
-#define TL_CMD_READERS (TL_CMD_RECON | TL_CMD_INFO | TL_CMD_NORMALIZE | TL_CMD_SINO | TL_CMD_COR | TL_CMD_RINGS)
+#define TL_CMD_READERS (TL_CMD_RECON | TL_CMD_INFO | TL_CMD_NORMALIZE | TL_CMD_SINO | TL_CMD_COR | TL_CMD_RINGS | TL_CMD_SEND)
 /* Commands that write a reconstructed volume (the [output] options). */
 #define TL_CMD_WRITERS (TL_CMD_RECON | TL_CMD_FBP | TL_CMD_DEMO)
 

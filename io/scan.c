@@ -972,6 +972,53 @@ tl_status tl_scan_read_projections(tl_scan *scan, size_t row_begin, size_t row_e
     return read_runs(scan, TL_KEY_PROJECTION, k->runs, k->n_runs, row_begin, row_end, out, err);
 }
 
+tl_status tl_scan_read_frames(tl_scan *scan, int key, size_t first, size_t count, size_t row_begin, size_t row_end,
+                              float *out, tl_error *err)
+{
+    if (!scan)
+        return tl_error_set(err, TL_ERR_INVALID, "tl_scan_read_frames: no scan");
+    if (key < TL_KEY_PROJECTION || key > TL_KEY_DARK)
+        return tl_error_set(err, TL_ERR_INVALID, "tl_scan_read_frames: image key %d (allowed: 0, 1, 2)", key);
+    tl_h5_quiet();
+    tl_status st = check_rows(scan, row_begin, row_end, out, err);
+    if (st != TL_OK)
+        return st;
+    const tl_frame_kind *k = &scan->kinds[key];
+    if (count == 0 || first > k->n || count > k->n - first)
+        return tl_error_set(err, TL_ERR_INVALID, "'%s': %s %zu to %zu requested, but the scan has %zu", scan->path,
+                            kind_names[key], first, first + count - 1, k->n);
+    /* the runs that cover [first, first + count), cut to it, in order (at most 8
+     * at a time, so no allocation: a read of a few frames rarely spans more) */
+    tl_frame_run part[8];
+    size_t n_part = 0, skip = first, left = count;
+    float *dst = out;
+    size_t plane = (row_end - row_begin) * scan->info.n_cols;
+    for (size_t r = 0; r < k->n_runs && left > 0; r++) {
+        tl_frame_run run = k->runs[r];
+        if (skip >= run.count) {
+            skip -= run.count;
+            continue;
+        }
+        run.start += skip;
+        run.count -= skip;
+        skip = 0;
+        if (run.count > left)
+            run.count = left;
+        left -= run.count;
+        part[n_part++] = run;
+        if (n_part == 8 || left == 0) {
+            size_t frames = 0;
+            for (size_t i = 0; i < n_part; i++)
+                frames += part[i].count;
+            if ((st = read_runs(scan, key, part, n_part, row_begin, row_end, dst, err)) != TL_OK)
+                return st;
+            dst += frames * plane;
+            n_part = 0;
+        }
+    }
+    return TL_OK;
+}
+
 enum { GROUP_ALL, GROUP_BEFORE, GROUP_AFTER };
 
 /* Mean over the frames of `kind` in `group`, in batches of TL_SCAN_MEAN_BATCH frames. */

@@ -128,6 +128,14 @@ const tl_scan_info *tl_scan_get_info(const tl_scan *scan);
 tl_status tl_scan_read_projections(tl_scan *scan, size_t row_begin, size_t row_end, float *out,
                                    tl_error *err) TL_MUST_CHECK;
 
+/* Frames [first, first + count) of one kind (TL_KEY_PROJECTION, _FLAT, _DARK; in
+ * the order the scan lists them: projections in angle-list order, flats before
+ * then after), rows [row_begin, row_end), converted to float:
+ * out[count][row_end - row_begin][n_cols] (caller allocates). For replaying a
+ * scan frame by frame (`tomoline send`). */
+tl_status tl_scan_read_frames(tl_scan *scan, int key, size_t first, size_t count, size_t row_begin, size_t row_end,
+                              float *out, tl_error *err) TL_MUST_CHECK;
+
 /* Mean of all flat (or dark) frames over rows [row_begin, row_end):
  * out[row_end - row_begin][n_cols] (caller allocates). Works in batches of at
  * most TL_SCAN_MEAN_BATCH frames: a temporary buffer of that many frames' rows

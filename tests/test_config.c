@@ -153,7 +153,7 @@ Test(config_table, rows_are_well_formed)
         const tl_param_def *d = tl_config_param_at(i);
         cr_assert_not_null(d);
         cr_assert(d->help && d->help[0], "--%s has no help", d->flag);
-        static const char *const known[] = {"general", "input", "recon", "cor", "rings", "output", "catalog", "preview", "sim"};
+        static const char *const known[] = {"general", "input", "recon", "cor", "rings", "stream", "output", "catalog", "preview", "sim"};
         int found = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             found |= strcmp(d->section, known[k]) == 0;
@@ -583,7 +583,7 @@ Test(config_ini, errors_name_file_and_line)
     load_fails(TL_CMD_RECON, "threads = 4\n", ":1: ", "key 'threads' comes before any section header (it belongs in [general])");
     load_fails(TL_CMD_RECON, "[recon]\nfbp-filtr = ramp\n", ":2: ", "unknown key 'fbp-filtr' (did you mean 'fbp-filter'?");
     load_fails(TL_CMD_RECON, "[recon]\nqqqqqqqq = 1\n", ":2: ", "unknown key 'qqqqqqqq' (see 'tomoline recon --help')");
-    load_fails(TL_CMD_RECON, "[general]\n[stream]\n", ":2: ", "unknown section [stream] (sections: general, input, recon, cor, rings, output, catalog, preview, sim)");
+    load_fails(TL_CMD_RECON, "[general]\n[beamline]\n", ":2: ", "unknown section [beamline] (sections: general, input, recon, cor, rings, stream, output, catalog, preview, sim)");
     load_fails(TL_CMD_RECON, "[recon\n", ":1: ", "has no closing ']'");
     load_fails(TL_CMD_RECON, "[recon] x\n", ":1: ", "unexpected text after the section header");
     load_fails(TL_CMD_RECON, "[recon]\n= ramp\n", ":2: ", "a value without a key");
