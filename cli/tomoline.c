@@ -26,6 +26,7 @@ static const command_entry commands[] = {
     {"cor", tl_cmd_cor, "per-stage: find the rotation axis (entropy, 0/180 registration, Vo, CNN, auto)"},
     {"rings", tl_cmd_rings, "per-stage: remove stripes (rings) from sinograms: fw, ti, sorting, filtering, large"},
     {"fbp", tl_cmd_fbp, "per-stage: filtered backprojection of a sinogram file into a volume"},
+    {"serve", tl_cmd_serve, "the beamline service: take scans over ZeroMQ, reconstruct each into a directory"},
     {"send", tl_cmd_send, "replay a scan file over ZeroMQ as a detector would (stream protocol 1)"},
     {"preview", tl_cmd_preview, "write a PNG of one slice of a volume, with robust contrast"},
     {"catalog", tl_cmd_catalog, "the catalog of reconstructions: list, show, search, push"},

@@ -30,7 +30,8 @@
     X(CATALOG, "catalog")                                                                          \
     X(COR, "cor")                                                                                  \
     X(RINGS, "rings")                                                                              \
-    X(SEND, "send")
+    X(SEND, "send")                                                                                \
+    X(SERVE, "serve")
 
 enum {
 #define TL_X_CMD_INDEX(name, text) TL_CMD_INDEX_##name,
