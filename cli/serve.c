@@ -84,6 +84,17 @@ static scan_state *find_scan(scan_state *scans, const char *id)
     return NULL;
 }
 
+/* An output path that exists, or that another scan in flight will write. */
+static int output_taken(const scan_state *scans, const scan_state *self, const char *path)
+{
+    if (access(path, F_OK) == 0)
+        return 1;
+    for (int i = 0; i < MAX_SCANS; i++)
+        if (&scans[i] != self && scans[i].active && strcmp(scans[i].output, path) == 0)
+            return 1;
+    return 0;
+}
+
 static void start_scan(const tl_config *cfg, scan_state *scans, tl_wire_msg *m, size_t *count)
 {
     if (find_scan(scans, m->scan)) {
@@ -121,8 +132,14 @@ static void start_scan(const tl_config *cfg, scan_state *scans, tl_wire_msg *m, 
     m->start.angles = NULL; /* ours now */
     m->start.experiment = NULL;
     s->total = s->start.n_proj + s->start.n_flat + s->start.n_dark;
-    snprintf(s->incoming, sizeof s->incoming, "%s/.incoming-%s.nxs", cfg->out_path_name, s->name);
+    /* The slot keeps incoming files of scans in flight apart. An existing volume
+     * is never replaced without --overwrite, and beam time is never thrown away
+     * for a name clash: the scan goes to <name>_2.nxs, _3, ... instead. */
+    snprintf(s->incoming, sizeof s->incoming, "%s/.incoming-%d-%s.nxs", cfg->out_path_name, (int)(s - scans),
+             s->name);
     snprintf(s->output, sizeof s->output, "%s/%s.nxs", cfg->out_path_name, s->name);
+    for (int k = 2; !cfg->overwrite && output_taken(scans, s, s->output); k++)
+        snprintf(s->output, sizeof s->output, "%s/%s_%d.nxs", cfg->out_path_name, s->name, k);
     s->seen = calloc(s->total, 1);
     s->frame = malloc(s->start.rows * s->start.cols * sizeof *s->frame);
     tl_pixel_type type = s->start.dtype == TL_WIRE_UINT16   ? TL_PIXEL_UINT16
@@ -145,7 +162,7 @@ static void start_scan(const tl_config *cfg, scan_state *scans, tl_wire_msg *m, 
         return;
     }
     s->last_seen = tl_now();
-    tl_log_info("serve: scan '%s' (%s): %zu darks, %zu flats, %zu projections of %zu x %zu %s", s->id, s->name,
+    tl_log_info("serve: scan '%s' -> %s: %zu darks, %zu flats, %zu projections of %zu x %zu %s", s->id, s->output,
                 s->start.n_dark, s->start.n_flat, s->start.n_proj, s->start.rows, s->start.cols,
                 tl_wire_dtype_name(s->start.dtype));
 }

@@ -4,8 +4,8 @@
  * messages (garbage, bad JSON, a frame before scan-start, a payload of the wrong
  * size, a scan over the limits, duplicate frames, an aborted scan, a scan that
  * ends with frames missing): the service stays up, counts each, writes no file
- * for the bad scans, and reconstructs the next good scan; SIGTERM stops it with
- * exit status 0. Everything is bounded in time (serve runs under `timeout`). */
+ * for the bad scans, and reconstructs the next good scan; a scan whose name is
+ * taken goes beside the existing volume; SIGTERM stops it with exit status 0. Everything is bounded in time (serve runs under `timeout`). */
 #define _POSIX_C_SOURCE 200809L
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -163,13 +163,20 @@ Test(serve, send_then_hostile_messages_then_a_good_scan)
     snprintf(second, sizeof second, "%s/second.nxs", out);
     cr_assert(wait_for(second, NULL, 60), "the service did not reconstruct the scan after the hostile ones");
 
+    /* 4. the same name again: the first volume is kept, the new one goes beside it */
+    tl_test_run(&r, "send '%s' --connect %s --name second --quiet", scan, endpoint);
+    cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
+    char again[4200];
+    snprintf(again, sizeof again, "%s/second_2.nxs", out);
+    cr_assert(wait_for(again, NULL, 60), "a second scan named 'second' did not go to %s", again);
+
     kill((pid_t)pid, SIGTERM);
     cr_assert(wait_for(status, "exit status", 20), "serve did not stop on SIGTERM");
     cr_expect(file_has(status, "exit status 0"), "serve's exit status is not 0");
     cr_expect(!file_has(log, "Sanitizer"), "a sanitizer report in %s", log);
     cr_expect(file_has(log, "malformed 2, bad-payload 1, unknown-scan 1, bad-shape 0, duplicate 1, over-count 0, "
                             "over-limit 1, out-of-order 0, timed-out 1, aborted 1, incomplete 1, failed 0, "
-                            "reconstructed 2"),
+                            "reconstructed 3"),
               "counts in %s", log);
     cr_expect(file_has(log, "scan 'huge' refused: a frame of 1000 x 1000 uint16 is 2000000 bytes, more than "
                             "--max-frame-bytes 100000"),
@@ -179,6 +186,6 @@ Test(serve, send_then_hostile_messages_then_a_good_scan)
     cr_expect(file_has(log, "scan 'aborted' discarded: the sender aborted it (beam lost)"), "abort reason");
     cr_expect(file_has(log, "scan 'short' discarded: scan-end after 4 frames sent, 3 missing"), "incomplete reason");
     /* the bad scans left no file, and no incoming file is left behind */
-    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 2", out);
-    cr_expect_eq(system(cmd), 0, "only the two good volumes in %s", out);
+    snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 3", out);
+    cr_expect_eq(system(cmd), 0, "only the three good volumes in %s", out);
 }
