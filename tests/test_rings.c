@@ -284,14 +284,6 @@ static void run_ok(const char *what, const char *args)
     cr_assert_eq(r.exit_code, 0, "%s failed (%d): %s", what, r.exit_code, r.err);
 }
 
-static float *read_volume(const char *path, size_t *nz, size_t *ny, size_t *nx)
-{
-    float *v = NULL;
-    tl_error err = {0};
-    cr_assert_eq(tl_volume_read(path, &v, nz, ny, nx, &err), TL_OK, "%s", err.message);
-    return v;
-}
-
 /* rings -> fbp gives recon --remove-stripe-method's volume; the method is in the
  * sinogram file and in the provenance; the rings are smaller than without. */
 Test(rings_cli, rings_then_fbp_equals_recon)
@@ -335,7 +327,7 @@ Test(rings_cli, rings_then_fbp_equals_recon)
     for (int k = 0; k < 5; k++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/%s.nxs", dir, names[k]);
-        v[k] = read_volume(path, &z, &y, &x);
+        v[k] = tl_test_read_volume(path, &z, &y, &x);
     }
     cr_assert_eq(z, 3);
     for (size_t i = 0; i < z * y * x; i++)

@@ -22,14 +22,6 @@ static void run_ok(const char *what, const char *fmt, const char *a, const char 
     cr_assert_eq(r.exit_code, 0, "%s failed (%d): %s", what, r.exit_code, r.err);
 }
 
-static float *read_volume(const char *path, size_t *nz, size_t *ny, size_t *nx)
-{
-    float *v = NULL;
-    tl_error err = {0};
-    cr_assert_eq(tl_volume_read(path, &v, nz, ny, nx, &err), TL_OK, "%s", err.message);
-    return v;
-}
-
 static double max_abs_diff(const float *a, const float *b, size_t n, double *scale)
 {
     double d = 0, s = 0;
@@ -60,8 +52,8 @@ Test(stages, normalize_sino_fbp_equals_recon)
     run_ok("recon of normalized projections", "recon '%s' -o '%s' %s", norm, rec3, opts);
 
     size_t z1, y1, x1, z2, y2, x2, z3, y3, x3;
-    float *a = read_volume(rec, &z1, &y1, &x1), *b = read_volume(rec2, &z2, &y2, &x2);
-    float *c = read_volume(rec3, &z3, &y3, &x3);
+    float *a = tl_test_read_volume(rec, &z1, &y1, &x1), *b = tl_test_read_volume(rec2, &z2, &y2, &x2);
+    float *c = tl_test_read_volume(rec3, &z3, &y3, &x3);
     cr_assert(z1 == 5 && y1 == 48 && x1 == 48 && z2 == z1 && y2 == y1 && x2 == x1 && z3 == z1);
     double scale, d = max_abs_diff(b, a, z1 * y1 * x1, &scale);
     cr_assert(d <= 1e-5 * scale, "stages differ from recon by %g (max %g)", d, scale);
@@ -85,7 +77,7 @@ Test(stages, sino_of_a_row_range_keeps_the_detector_rows)
     /* fbp of rows 3..4 of a sinogram file that starts at detector row 2 */
     run_ok("fbp", "fbp '%s' -o '%s' %s", sino, part, "--start-row 3 --end-row 5 --quiet");
     size_t z1, y1, x1, z2, y2, x2;
-    float *a = read_volume(rec, &z1, &y1, &x1), *b = read_volume(part, &z2, &y2, &x2);
+    float *a = tl_test_read_volume(rec, &z1, &y1, &x1), *b = tl_test_read_volume(part, &z2, &y2, &x2);
     cr_assert(z1 == 2 && z2 == 2 && y1 == y2 && x1 == x2);
     double scale, d = max_abs_diff(b, a, z1 * y1 * x1, &scale);
     cr_assert(d <= 1e-5 * scale, "differs by %g", d);

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "support.h"
 
+#include <criterion/criterion.h>
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +11,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "volume.h"
 
 const char *tl_test_tmpdir(void)
 {
@@ -103,4 +107,12 @@ int tl_test_file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+float *tl_test_read_volume(const char *path, size_t *nz, size_t *ny, size_t *nx)
+{
+    float *v = NULL;
+    tl_error err = {0};
+    cr_assert_eq(tl_volume_read(path, &v, nz, ny, nx, &err), TL_OK, "%s", err.message);
+    return v;
 }

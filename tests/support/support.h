@@ -30,4 +30,8 @@ double tl_test_mean_disk(const float *slice, size_t n, double x, double y, doubl
 
 int tl_test_file_exists(const char *path);
 
+/* The volume of a tomoline output file (caller frees); a failed read fails the
+ * calling test with the reader's message. */
+float *tl_test_read_volume(const char *path, size_t *nz, size_t *ny, size_t *nx);
+
 #endif
