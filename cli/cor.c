@@ -9,15 +9,49 @@
 #include "log.h"
 #include "recon.h"
 
-/* Rows for the search: n spread evenly over [begin, end), each at the centre of its share. */
-static size_t pick_rows(size_t begin, size_t end, size_t n, size_t *rows)
+size_t tl_recon_axis_rows(const tl_config *cfg, size_t begin, size_t end, size_t *rows)
 {
-    size_t total = end - begin;
+    /* n rows spread evenly over [begin, end), each at the centre of its share */
+    size_t total = end - begin, n = (size_t)cfg->rotation_axis_rows;
     if (n > total)
         n = total;
+    if (n > TL_RECON_AXIS_ROWS_MAX)
+        n = TL_RECON_AXIS_ROWS_MAX;
     for (size_t k = 0; k < n; k++)
         rows[k] = begin + (size_t)(((double)k + 0.5) * (double)total / (double)n);
     return n;
+}
+
+tl_status tl_recon_axis_search(const tl_config *cfg, float *sino, size_t n_rows, size_t n_angles, size_t n_cols,
+                               const double *angles_deg, const size_t *rows, tl_workers *workers,
+                               tl_cor_report *report, tl_error *err)
+{
+    tl_cor_method method;
+    tl_status st = tl_cor_method_parse(cfg->rotation_axis_method, &method, err);
+    if (st == TL_OK && strcmp(cfg->remove_stripe_method, "none") != 0) {
+        /* the search sees what the reconstruction will see: stripes off */
+        tl_rings_plan *rings = NULL;
+        char described[256];
+        st = tl_recon_rings_plan(cfg, n_angles, n_cols, workers, &rings, described, sizeof described, err);
+        if (st == TL_OK)
+            tl_rings_exec(rings, sino, n_rows, n_cols);
+        tl_rings_plan_destroy(&rings);
+    }
+    if (st == TL_OK) {
+        tl_cor_sinograms in = {.sino = sino, .n_rows = n_rows, .n_angles = n_angles, .n_cols = n_cols,
+                               .angles_deg = angles_deg};
+        double centre = 0.5 * ((double)n_cols - 1.0), w = cfg->rotation_axis_window;
+        tl_cor_options opt = {0};
+        if (w > 0) {
+            opt.window_lo = fmax(0.0, centre - w);
+            opt.window_hi = fmin((double)n_cols - 1.0, centre + w);
+        }
+        st = tl_cor_find(&in, method, &opt, workers, report, err);
+        if (st != TL_OK)
+            tl_error_prefix(err, "rotation axis (--rotation-axis auto, method %s, rows %zu..%zu)",
+                            cfg->rotation_axis_method, rows[0], rows[n_rows - 1]);
+    }
+    return st;
 }
 
 static tl_status search_axis(const tl_config *cfg, tl_slab_source *src, size_t row_begin, size_t row_end,
@@ -25,11 +59,8 @@ static tl_status search_axis(const tl_config *cfg, tl_slab_source *src, size_t r
                              tl_error *err)
 {
     const tl_source_info *info = tl_slab_source_info(src);
-    tl_cor_method method;
-    tl_status st = tl_cor_method_parse(cfg->rotation_axis_method, &method, err);
-    if (st != TL_OK)
-        return st;
-    size_t n = pick_rows(row_begin, row_end, (size_t)cfg->rotation_axis_rows, rows);
+    tl_status st = TL_OK;
+    size_t n = tl_recon_axis_rows(cfg, row_begin, row_end, rows);
     *n_rows = n;
     size_t line = info->n_angles * info->n_cols;
     float *sino = malloc(n * line * sizeof *sino);
@@ -38,29 +69,9 @@ static tl_status search_axis(const tl_config *cfg, tl_slab_source *src, size_t r
                             info->n_angles, info->n_cols);
     for (size_t k = 0; k < n && st == TL_OK; k++)
         st = tl_slab_source_sinograms(src, rows[k], rows[k] + 1, sino + k * line, info->n_cols, err);
-    if (st == TL_OK && strcmp(cfg->remove_stripe_method, "none") != 0) {
-        /* the search sees what the reconstruction will see: stripes off */
-        tl_rings_plan *rings = NULL;
-        char described[256];
-        st = tl_recon_rings_plan(cfg, info->n_angles, info->n_cols, workers, &rings, described, sizeof described, err);
-        if (st == TL_OK)
-            tl_rings_exec(rings, sino, n, info->n_cols);
-        tl_rings_plan_destroy(&rings);
-    }
-    if (st == TL_OK) {
-        tl_cor_sinograms in = {.sino = sino, .n_rows = n, .n_angles = info->n_angles, .n_cols = info->n_cols,
-                               .angles_deg = info->angles_deg};
-        double centre = 0.5 * ((double)info->n_cols - 1.0), w = cfg->rotation_axis_window;
-        tl_cor_options opt = {0};
-        if (w > 0) {
-            opt.window_lo = fmax(0.0, centre - w);
-            opt.window_hi = fmin((double)info->n_cols - 1.0, centre + w);
-        }
-        st = tl_cor_find(&in, method, &opt, workers, report, err);
-        if (st != TL_OK)
-            tl_error_prefix(err, "rotation axis (--rotation-axis auto, method %s, rows %zu..%zu)",
-                            cfg->rotation_axis_method, rows[0], rows[n - 1]);
-    }
+    if (st == TL_OK)
+        st = tl_recon_axis_search(cfg, sino, n, info->n_angles, info->n_cols, info->angles_deg, rows, workers, report,
+                                  err);
     free(sino);
     return st;
 }
@@ -78,7 +89,7 @@ tl_status tl_recon_axis(const tl_config *cfg, tl_slab_source *src, size_t row_be
         return tl_cor_resolve(cfg->rotation_axis, info->n_cols, axis, method, err);
     tl_cor_report local;
     tl_cor_report *rep = search ? search : &local;
-    size_t rows[256], n_rows = 0;
+    size_t rows[TL_RECON_AXIS_ROWS_MAX], n_rows = 0;
     double t0 = tl_now();
     tl_status st = search_axis(cfg, src, row_begin, row_end, workers, rep, rows, &n_rows, err);
     if (st != TL_OK)
@@ -168,7 +179,7 @@ int tl_cmd_cor(int argc, char **argv)
     tl_workers *workers = NULL;
     tl_slab_source *src = NULL;
     tl_cor_report rep;
-    size_t rows[256], n_rows = 0, row_begin = 0, row_end = 0;
+    size_t rows[TL_RECON_AXIS_ROWS_MAX], n_rows = 0, row_begin = 0, row_end = 0;
     tl_status st = tl_workers_create((int)cfg.threads, &workers, &err);
     if (st == TL_OK)
         st = tl_slab_source_open(&cfg, input, 1, workers, &src, &err);

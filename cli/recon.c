@@ -63,6 +63,131 @@ tl_status tl_recon_params_collect(const tl_config *cfg, unsigned command, tl_rec
     return TL_OK;
 }
 
+tl_status tl_recon_check_catalog_url(const tl_config *cfg, tl_error *err)
+{
+    if (cfg->catalog[0] && !(strncmp(cfg->catalog, "sqlite:", 7) == 0 && cfg->catalog[7]) &&
+        strncmp(cfg->catalog, "postgresql://", 13) != 0 && strncmp(cfg->catalog, "postgres://", 11) != 0) {
+        char shown[512];
+        tl_catalog_redact_url(cfg->catalog, shown, sizeof shown);
+        return tl_error_set(err, TL_ERR_INVALID,
+                            "--catalog '%s': unknown catalog scheme (allowed: sqlite:PATH, postgresql://...)", shown);
+    }
+    return TL_OK;
+}
+
+tl_status tl_recon_publish(const tl_config *cfg, const char *output, tl_volume_writer **writer,
+                           const tl_recon_output *o, double t_start, tl_recon_report *report, tl_error *err)
+{
+    tl_status st;
+    tl_recon_params params = {0};
+    char *config_text = NULL;
+    int format = 0;
+    if ((st = tl_volume_format_parse(cfg->save_format, &format, err)) != TL_OK)
+        return st;
+    /* Credentials never reach the provenance: the recorded configuration has the URL redacted. */
+    tl_config *recorded = malloc(sizeof *recorded);
+    if (!recorded)
+        return tl_error_set(err, TL_ERR_NOMEM, "out of memory");
+    *recorded = *cfg;
+    tl_catalog_redact_url(cfg->catalog, recorded->catalog, sizeof recorded->catalog);
+
+    /* provenance: every parameter of the table, defaults included */
+    if ((st = tl_recon_params_collect(recorded, TL_CMD_RECON, &params, err)) != TL_OK)
+        goto done;
+    config_text = tl_cli_config_text(recorded, TL_CMD_RECON);
+    /* where the result came from: the input's checksum and its sample/instrument groups */
+    struct stat in_st;
+    char sha[65] = "";
+    if (o->input_is_file && stat(o->input, &in_st) == 0 && S_ISREG(in_st.st_mode)) {
+        double t_sha = tl_now();
+        if ((st = tl_sha256_file(o->input, sha, err)) != TL_OK)
+            goto done;
+        tl_log_debug("recon: SHA-256 of %s in %.2f s", o->input, tl_now() - t_sha);
+        if (o->copy_metadata && format == TL_VOLUME_NEXUS) {
+            tl_error cerr = {0};
+            if (tl_volume_writer_copy_metadata(*writer, o->input, o->input_entry_path, &cerr) != TL_OK)
+                tl_log_warn("provenance: the input's sample and instrument groups were not copied: %s", cerr.message);
+        }
+    }
+    char date[64], host[256] = "unknown";
+    tl_cli_iso_date(date, sizeof date);
+    gethostname(host, sizeof host - 1);
+    tl_provenance prov = {.program = "tomoline",
+                          .version = tl_version(),
+                          .git_revision = tl_git_revision(),
+                          .date = date,
+                          .host = host,
+                          .backend = o->backend,
+                          .input_file = o->input,
+                          .input_sha256 = sha[0] ? sha : NULL,
+                          .rotation_axis = o->axis,
+                          .rotation_axis_method = o->axis_method,
+                          .n_params = params.n,
+                          .param_names = params.names,
+                          .param_sections = params.sections,
+                          .param_values = params.values,
+                          .config_ini = config_text,
+                          .n_stages = o->n_stages,
+                          .stage_names = o->stage_names,
+                          .stage_seconds = o->stage_seconds,
+                          .stream_json = o->stream_json};
+    if ((st = tl_volume_writer_set_provenance(*writer, &prov, err)) != TL_OK)
+        goto done;
+    if ((st = tl_volume_writer_commit(writer, err)) != TL_OK)
+        goto done;
+    report->seconds = tl_now() - t_start;
+    report->slices_per_second = (double)report->n_slices / report->seconds;
+
+    /* After the file is complete: the preview, then the catalog record. A failure
+     * here is reported, and the volume (already complete) is kept. */
+    if (cfg->preview) {
+        tl_preview_default_path(output, 'z', (o->row_end - o->row_begin) / 2, report->preview_path,
+                                sizeof report->preview_path);
+        if ((st = tl_preview_volume(output, 'z', -1, TL_PREVIEW_CLIP_PERCENT_DEFAULT, report->preview_path,
+                                    (int)cfg->overwrite, err)) != TL_OK) {
+            tl_error_prefix(err, "the volume %s is complete, but its preview failed", output);
+            report->preview_path[0] = '\0';
+            goto done;
+        }
+    }
+    if (cfg->catalog[0]) {
+        char in_abs[PATH_MAX], out_abs[PATH_MAX], checksum[80], outbox[TL_CONFIG_STRING_MAX + 32];
+        if (!o->input_is_file || !realpath(o->input, in_abs))
+            snprintf(in_abs, sizeof in_abs, "%s", o->input);
+        if (!realpath(output, out_abs))
+            snprintf(out_abs, sizeof out_abs, "%s", output);
+        snprintf(checksum, sizeof checksum, "sha256:%s", sha);
+        if (cfg->outbox[0]) {
+            snprintf(outbox, sizeof outbox, "%s", cfg->outbox);
+        } else {
+            const char *slash = strrchr(out_abs, '/');
+            snprintf(outbox, sizeof outbox, "%.*s/.tomoline-outbox", slash ? (int)(slash - out_abs) : 1,
+                     slash ? out_abs : ".");
+        }
+        tl_catalog_record rec = {.output_path = out_abs,
+                                 .input_path = in_abs,
+                                 .checksum = sha[0] ? checksum : NULL,
+                                 .created = date,
+                                 .sample = o->sample_name,
+                                 .shape = {o->row_end - o->row_begin, o->n, o->n},
+                                 .rotation_axis = o->axis,
+                                 .n_params = params.n,
+                                 .param_names = params.names,
+                                 .param_values = params.values,
+                                 .status = "complete"};
+        if ((st = tl_catalog_register(cfg->catalog, &rec, outbox, cfg->catalog_timeout, &report->catalog_queued,
+                                      report->catalog_uuid, err)) != TL_OK) {
+            tl_error_prefix(err, "the volume %s is complete, but its catalog record failed", output);
+            goto done;
+        }
+    }
+done:
+    tl_recon_params_free(&params);
+    free(config_text);
+    free(recorded);
+    return st;
+}
+
 tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *output, tl_recon_report *report,
                        tl_error *err)
 {
@@ -84,26 +209,12 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
         (st = tl_volume_compression_parse(cfg->compression, &compression, err)) != TL_OK)
         return st;
     /* A catalog URL that cannot work is refused before hours of reconstruction. */
-    if (cfg->catalog[0] && !(strncmp(cfg->catalog, "sqlite:", 7) == 0 && cfg->catalog[7]) &&
-        strncmp(cfg->catalog, "postgresql://", 13) != 0 && strncmp(cfg->catalog, "postgres://", 11) != 0) {
-        char shown[512];
-        tl_catalog_redact_url(cfg->catalog, shown, sizeof shown);
-        return tl_error_set(err, TL_ERR_INVALID,
-                            "--catalog '%s': unknown catalog scheme (allowed: sqlite:PATH, postgresql://...)", shown);
-    }
-    /* Credentials never reach the provenance: the recorded configuration has the URL redacted. */
-    tl_config *recorded = malloc(sizeof *recorded);
-    if (!recorded)
-        return tl_error_set(err, TL_ERR_NOMEM, "out of memory");
-    *recorded = *cfg;
-    tl_catalog_redact_url(cfg->catalog, recorded->catalog, sizeof recorded->catalog);
-
+    if ((st = tl_recon_check_catalog_url(cfg, err)) != TL_OK)
+        return st;
     /* An existing output is refused before any work, so nothing already written is lost. */
     struct stat sb;
-    if (!cfg->overwrite && stat(output, &sb) == 0) {
-        free(recorded);
+    if (!cfg->overwrite && stat(output, &sb) == 0)
         return tl_error_set(err, TL_ERR_EXISTS, "'%s' already exists (use --overwrite to replace it)", output);
-    }
 
     tl_slab_source *src = NULL;
     tl_workers *workers = NULL;
@@ -112,13 +223,9 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     tl_volume_writer *writer = NULL;
     tl_progress *progress = NULL;
     float *slices = NULL;
-    char *config_text = NULL;
-    tl_recon_params params = {0};
 
-    if ((st = tl_workers_create((int)cfg->threads, &workers, err)) != TL_OK) {
-        free(recorded);
+    if ((st = tl_workers_create((int)cfg->threads, &workers, err)) != TL_OK)
         return st;
-    }
     if ((st = tl_slab_source_open(cfg, input, (size_t)cfg->nsino_per_chunk, workers, &src, err)) != TL_OK)
         goto done;
     const tl_source_info *info = tl_slab_source_info(src);
@@ -216,116 +323,37 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     report->stage_seconds[4] = fbp_s;
     report->stage_seconds[5] = write_s;
 
-    /* provenance: every parameter of the table, defaults included */
-    if ((st = tl_recon_params_collect(recorded, TL_CMD_RECON, &params, err)) != TL_OK)
-        goto done;
-    config_text = tl_cli_config_text(recorded, TL_CMD_RECON);
-    /* where the result came from: the input's checksum and its sample/instrument groups */
-    struct stat in_st;
-    char sha[65] = "";
-    int input_is_file = stat(input, &in_st) == 0 && S_ISREG(in_st.st_mode);
-    if (input_is_file) {
-        double t_sha = tl_now();
-        if ((st = tl_sha256_file(input, sha, err)) != TL_OK)
-            goto done;
-        tl_log_debug("recon: SHA-256 of %s in %.2f s", input, tl_now() - t_sha);
-        if (info->kind != TL_SOURCE_SINOGRAMS && format == TL_VOLUME_NEXUS) {
-            tl_error cerr = {0};
-            if (tl_volume_writer_copy_metadata(writer, input, info->entry_path, &cerr) != TL_OK)
-                tl_log_warn("provenance: the input's sample and instrument groups were not copied: %s", cerr.message);
-        }
-    }
-    char date[64], host[256] = "unknown";
-    tl_cli_iso_date(date, sizeof date);
-    gethostname(host, sizeof host - 1);
-    tl_provenance prov = {.program = "tomoline",
-                          .version = tl_version(),
-                          .git_revision = tl_git_revision(),
-                          .date = date,
-                          .host = host,
-                          .backend = tl_backend_name(backend),
-                          .input_file = input,
-                          .input_sha256 = sha[0] ? sha : NULL,
-                          .rotation_axis = axis,
-                          .rotation_axis_method = axis_method,
-                          .n_params = params.n,
-                          .param_names = params.names,
-                          .param_sections = params.sections,
-                          .param_values = params.values,
-                          .config_ini = config_text,
-                          .n_stages = 6,
-                          .stage_names = stage_names,
-                          .stage_seconds = report->stage_seconds};
-    if ((st = tl_volume_writer_set_provenance(writer, &prov, err)) != TL_OK)
-        goto done;
-    if ((st = tl_volume_writer_commit(&writer, err)) != TL_OK)
-        goto done;
-
     report->n = n;
     report->row_begin = row_begin;
     report->row_end = row_end;
     report->axis = axis;
     snprintf(report->axis_method, sizeof report->axis_method, "%s", axis_method);
-    report->seconds = tl_now() - t_start;
-    report->slices_per_second = (double)report->n_slices / report->seconds;
     report->n_floored = nstats->n_floored;
     report->n_dead_pixels = nstats->n_dead_pixels;
-
-    /* After the file is complete: the preview, then the catalog record. A failure
-     * here is reported, and the volume (already complete) is kept. */
-    if (cfg->preview) {
-        tl_preview_default_path(output, 'z', (row_end - row_begin) / 2, report->preview_path,
-                                sizeof report->preview_path);
-        if ((st = tl_preview_volume(output, 'z', -1, TL_PREVIEW_CLIP_PERCENT_DEFAULT, report->preview_path,
-                                    (int)cfg->overwrite, err)) != TL_OK) {
-            tl_error_prefix(err, "the volume %s is complete, but its preview failed", output);
-            report->preview_path[0] = '\0';
-            goto done;
-        }
-    }
-    if (cfg->catalog[0]) {
-        char in_abs[PATH_MAX], out_abs[PATH_MAX], checksum[80], outbox[TL_CONFIG_STRING_MAX + 32];
-        if (!realpath(input, in_abs))
-            snprintf(in_abs, sizeof in_abs, "%s", input);
-        if (!realpath(output, out_abs))
-            snprintf(out_abs, sizeof out_abs, "%s", output);
-        snprintf(checksum, sizeof checksum, "sha256:%s", sha);
-        if (cfg->outbox[0]) {
-            snprintf(outbox, sizeof outbox, "%s", cfg->outbox);
-        } else {
-            const char *slash = strrchr(out_abs, '/');
-            snprintf(outbox, sizeof outbox, "%.*s/.tomoline-outbox", slash ? (int)(slash - out_abs) : 1,
-                     slash ? out_abs : ".");
-        }
-        tl_catalog_record rec = {.output_path = out_abs,
-                                 .input_path = in_abs,
-                                 .checksum = sha[0] ? checksum : NULL,
-                                 .created = date,
-                                 .sample = info->sample_name,
-                                 .shape = {row_end - row_begin, n, n},
-                                 .rotation_axis = axis,
-                                 .n_params = params.n,
-                                 .param_names = params.names,
-                                 .param_values = params.values,
-                                 .status = "complete"};
-        if ((st = tl_catalog_register(cfg->catalog, &rec, outbox, cfg->catalog_timeout, &report->catalog_queued,
-                                      report->catalog_uuid, err)) != TL_OK) {
-            tl_error_prefix(err, "the volume %s is complete, but its catalog record failed", output);
-            goto done;
-        }
-    }
+    tl_recon_output out = {.input = input,
+                           .input_is_file = 1,
+                           .copy_metadata = info->kind != TL_SOURCE_SINOGRAMS,
+                           .input_entry_path = info->entry_path,
+                           .sample_name = info->sample_name,
+                           .row_begin = row_begin,
+                           .row_end = row_end,
+                           .n = n,
+                           .axis = axis,
+                           .axis_method = axis_method,
+                           .backend = tl_backend_name(backend),
+                           .n_stages = 6,
+                           .stage_names = stage_names,
+                           .stage_seconds = report->stage_seconds};
+    st = tl_recon_publish(cfg, output, &writer, &out, t_start, report, err);
 
 done:
     tl_progress_finish(&progress);
     tl_volume_writer_abort(&writer);
-    tl_recon_params_free(&params);
-    free(config_text);
     free(slices);
     tl_rings_plan_destroy(&rings);
     tl_fbp_plan_destroy(&plan);
     tl_slab_source_close(&src);
     tl_workers_destroy(&workers);
-    free(recorded);
     return st;
 }
 

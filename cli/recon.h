@@ -16,6 +16,7 @@
 #include "rings.h"
 #include "slab_source.h"
 #include "status.h"
+#include "volume.h"
 #include "workers.h"
 
 typedef struct tl_recon_report {
@@ -45,6 +46,42 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
 tl_status tl_recon_axis(const tl_config *cfg, tl_slab_source *src, size_t row_begin, size_t row_end,
                         tl_workers *workers, double *axis, const char **method, tl_cor_report *search,
                         tl_error *err) TL_MUST_CHECK;
+
+/* What tl_recon_publish records about a volume and where it came from. */
+typedef struct tl_recon_output {
+    const char *input;            /* the input file, or (stream) a description of the source */
+    int input_is_file;            /* checksum it (and copy its metadata when copy_metadata) */
+    int copy_metadata;            /* /entry/sample and /entry/instrument from the input */
+    const char *input_entry_path; /* NULL: found */
+    const char *sample_name;      /* for the catalog; may be NULL */
+    size_t row_begin, row_end, n;
+    double axis;
+    const char *axis_method;
+    const char *backend;
+    size_t n_stages;
+    const char *const *stage_names;
+    const double *stage_seconds;
+    const char *stream_json;      /* NULL, or the stream's report for /entry/process/stream */
+} tl_recon_output;
+
+/* Finish a volume whose slices are written: the provenance (every parameter,
+ * the input's checksum), commit (rename from .partial), then --preview and the
+ * catalog record. report's seconds, preview_path and catalog fields are set. */
+tl_status tl_recon_publish(const tl_config *cfg, const char *output, tl_volume_writer **writer,
+                           const tl_recon_output *o, double t_start, tl_recon_report *report,
+                           tl_error *err) TL_MUST_CHECK;
+/* --catalog names a backend that exists (checked before any work). */
+tl_status tl_recon_check_catalog_url(const tl_config *cfg, tl_error *err) TL_MUST_CHECK;
+
+/* The rows the centre search uses in [begin, end): --rotation-axis-rows of
+ * them, spread evenly; returns how many (at most TL_RECON_AXIS_ROWS_MAX). */
+#define TL_RECON_AXIS_ROWS_MAX 256
+size_t tl_recon_axis_rows(const tl_config *cfg, size_t begin, size_t end, size_t *rows);
+/* The search of --rotation-axis auto on sino[n_rows][n_angles][n_cols] of -log
+ * data (ring removal of cfg applied first, in place); rows name them in messages. */
+tl_status tl_recon_axis_search(const tl_config *cfg, float *sino, size_t n_rows, size_t n_angles, size_t n_cols,
+                               const double *angles_deg, const size_t *rows, tl_workers *workers,
+                               tl_cor_report *report, tl_error *err) TL_MUST_CHECK;
 
 /* The ring-removal plan of cfg's [rings] options for n_angles x n_cols
  * sinograms (a plan that does nothing for method none), and one line that

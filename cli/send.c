@@ -25,6 +25,7 @@
 #include <zmq.h>
 
 #include "cli.h"
+#include "curve.h"
 #include "log.h"
 #include "progress.h"
 #include "scan.h"
@@ -47,8 +48,12 @@ static tl_status send_parts(sender *s, const void *header, size_t header_size, c
         if (errno == EAGAIN)
             return tl_error_set(err, TL_ERR_IO,
                                 "--connect %s: no receiver took %s within --send-timeout %g s (is 'tomoline serve "
-                                "--listen' running there?)",
-                                s->cfg->connect, what, s->cfg->send_timeout);
+                                "--listen' running there?%s)",
+                                s->cfg->connect, what, s->cfg->send_timeout,
+                                s->cfg->curve_server_key[0]
+                                    ? " With CURVE: does the service allow this --curve-client-key, and is "
+                                      "--curve-server-key its key?"
+                                    : "");
         return tl_error_set(err, TL_ERR_IO, "--connect %s: sending %s failed: %s", s->cfg->connect, what,
                             zmq_strerror(errno));
     }
@@ -121,6 +126,10 @@ static tl_status run_send(const tl_config *cfg, const char *input, size_t *n_fra
     zmq_setsockopt(s.sock, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
     zmq_setsockopt(s.sock, ZMQ_LINGER, &timeout_ms, sizeof timeout_ms);
     zmq_setsockopt(s.sock, ZMQ_IMMEDIATE, &one, sizeof one);
+    /* CURVE (acquire/curve.h): the keys must be on the socket before it connects */
+    if (cfg->curve_server_key[0] &&
+        (st = tl_curve_client_setup(s.sock, cfg->curve_client_key, cfg->curve_server_key, err)) != TL_OK)
+        goto done;
     if (zmq_connect(s.sock, cfg->connect) != 0) {
         st = tl_error_set(err, TL_ERR_INVALID, "--connect '%s': %s (allowed: tcp://HOST:PORT, ipc://PATH, ...)",
                           cfg->connect, zmq_strerror(errno));
@@ -207,7 +216,9 @@ static const tl_cli_command send_command = {
         "INPUT is any scan 'tomoline info' reads. Sends scan-start (shape, counts, angles, sample),\n"
         "the darks, the flats taken before, the projections, the flats taken after, then scan-end,\n"
         "on a PUSH socket connected to --connect (docs/protocol.md). uint8/uint16 files go as uint16,\n"
-        "others as float32. A receiver that does not take a message within --send-timeout is an error.\n\n"
+        "others as float32. A receiver that does not take a message within --send-timeout is an error.\n"
+        "With --curve-server-key and --curve-client-key (both, 'tomoline keygen') the connection is\n"
+        "encrypted and this client authenticated to a service that runs with CURVE (docs/security.md).\n\n"
         "example:\n"
         "  tomoline send scan.nxs --connect tcp://beamline-recon:5555 --rate 100",
     .max_positional = 1,
@@ -222,6 +233,15 @@ int tl_cmd_send(int argc, char **argv)
         return code;
     if (n_positional != 1) {
         fprintf(stderr, "tomoline: error: send needs one INPUT file (usage: tomoline %s)\n", send_command.usage);
+        return 2;
+    }
+    if (!cfg.curve_server_key[0] != !cfg.curve_client_key[0]) {
+        fprintf(stderr,
+                "tomoline: error: %s '%s' needs %s too (allowed: both, for CURVE: --curve-server-key SERVER.public "
+                "--curve-client-key CLIENT.secret; or neither)\n",
+                cfg.curve_server_key[0] ? "--curve-server-key" : "--curve-client-key",
+                cfg.curve_server_key[0] ? cfg.curve_server_key : cfg.curve_client_key,
+                cfg.curve_server_key[0] ? "--curve-client-key" : "--curve-server-key");
         return 2;
     }
     tl_error err = {0};

@@ -1,32 +1,38 @@
-/* serve.c - `tomoline serve`: the beamline service, first version.
+/* serve.c - `tomoline serve`: the beamline service.
  *
  * Binds a PULL socket (--listen), takes scans in stream protocol 1
  * (docs/protocol.md), and turns each complete scan into OUT_DIR/<name>.nxs
- * with its provenance and catalog record, then waits for the next one; runs
- * until SIGINT or SIGTERM (a scan in progress is then abandoned, its partial
- * file removed) and exits 0.
+ * with its provenance and catalog record, while the next scan may already be
+ * arriving; runs until SIGINT or SIGTERM (scans still arriving are then
+ * abandoned, scans being finished are finished) and exits 0.
  *
- * This version is disk-backed and simple, not yet the staged in-memory
- * pipeline of issue 6: the frames of a scan go, as they arrive, into an NXtomo
- * file OUT_DIR/.incoming-<name>.nxs (written as .partial; memory is one frame
- * per scan in flight, whatever the scan's size), and at scan-end that file is
- * reconstructed by the batch path (tl_recon_run, every recon option applies)
- * and removed. Frames of each kind are stored in arrival order; the projection
- * angles are those of scan-start (a projection whose angle differs from its
- * slot's is counted as out of order and logged).
+ * Each scan in flight has a streaming reconstruction (pipeline/stream.h): this
+ * thread decodes and checks every message and hands each frame's pixels to the
+ * scan's stages (normalize and filter as frames arrive, backproject as soon as
+ * the axis is known); at scan-end a finisher thread does what is left (the
+ * axis search for --rotation-axis auto, ring removal, the last projections),
+ * writes the volume and registers it. Memory per scan is fixed at scan-start
+ * (stream.h lists it) and refused beyond --max-scan-bytes; when the stages
+ * fall behind, this thread waits for a free frame buffer and stops reading the
+ * socket, so the sender meets ZeroMQ's high-water mark: backpressure, never
+ * unbounded memory.
  *
  * Faults (each logged with its reason and counted; the service keeps running):
  * malformed headers, wrong part counts or payload sizes, unknown scans, shapes
  * that differ from the scan's, duplicate frame indices, indices beyond the
- * declared count, frames beyond a kind's count, scans over --max-frame-bytes
- * or --max-scan-bytes, a sender silent for --scan-timeout, abort. A scan that
- * ends incomplete is discarded: no output file, the reason in the log (a
- * reconstruction from part of the angles looks plausible and is wrong).
+ * declared count, frames beyond a kind's count or at an angle scan-start does
+ * not list, scans over --max-frame-bytes or --max-scan-bytes, a sender silent
+ * for --scan-timeout, abort. Projections that arrive out of order are placed
+ * by their angle and counted. A scan that ends incomplete is discarded: no
+ * output file, the reason in the log (a reconstruction from part of the angles
+ * looks plausible and is wrong).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +40,17 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "backend.h"
 #include "cli.h"
+#include "curve.h"
+#include "json.h"
 #include "log.h"
 #include "recon.h"
-#include "scan_write.h"
+#include "stream.h"
+#include "volume.h"
 #include "wire.h"
 
-#define MAX_SCANS 4 /* scans in flight at once */
+#define MAX_SCANS 4 /* scans in flight at once (arriving or being finished) */
 
 enum { C_MALFORMED, C_BAD_PAYLOAD, C_UNKNOWN_SCAN, C_BAD_SHAPE, C_DUPLICATE, C_OVER_COUNT, C_OVER_LIMIT,
        C_OUT_OF_ORDER, C_TIMEOUT, C_ABORTED, C_INCOMPLETE, C_FAILED, C_DONE, C_COUNT };
@@ -48,38 +58,67 @@ static const char *const counter_names[C_COUNT] = {
     "malformed", "bad-payload", "unknown-scan", "bad-shape", "duplicate", "over-count", "over-limit",
     "out-of-order", "timed-out", "aborted", "incomplete", "failed", "reconstructed"};
 
+/* Stage times in the provenance of a streamed volume: the stream's, then these. */
+enum { ST_AXIS = TL_STREAM_STAGE_COUNT, ST_WRITE, ST_COUNT };
+
+typedef struct service {
+    const tl_config *cfg;
+    void *preview_sock; /* PUB, or NULL */
+    pthread_mutex_t preview_lock; /* one PUB socket, several backprojection threads */
+    pthread_mutex_t hdf5_lock;    /* HDF5 is not built thread-safe: one volume written at a time */
+} service;
+
+enum { SCAN_FREE = 0, SCAN_RECEIVING, SCAN_FINISHING };
+
 typedef struct scan_state {
-    int active;
+    int state;
+    service *srv;
     char id[TL_WIRE_SCAN_ID_MAX];
     char name[TL_WIRE_TEXT_MAX];
-    tl_wire_scan_start start; /* owns the angles */
-    char incoming[4200], output[4200];
-    tl_scan_writer *writer;
+    tl_wire_scan_start start; /* owns the angles and the experiment */
+    char output[4200];
+    size_t row_begin, row_end;
+    tl_workers *team;         /* ring removal and the axis search */
+    tl_rings_plan *rings;
+    tl_stream *engine;
+    double axis;
+    const char *axis_how;
+    size_t keep_rows[TL_RECON_AXIS_ROWS_MAX], n_keep;
     unsigned char *seen;      /* [total frames] index received */
+    unsigned char *slot_taken; /* [projections] */
     size_t total, received, per_kind[3];
-    double last_seen;
-    float *frame;             /* one frame, converted */
+    size_t count[C_COUNT];    /* this scan's faults, for its provenance */
+    double t_start, t_first_frame, t_last_frame, last_seen;
+    pthread_t finisher;
+    atomic_int finished;      /* the finisher is done: C_DONE or C_FAILED in result */
+    int result;
 } scan_state;
 
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig, stop_requested = 1; }
 
-static void scan_drop(scan_state *s, const char *why)
+static void scan_free(scan_state *s)
 {
-    if (why)
-        tl_log_warn("serve: scan '%s' discarded: %s (%zu of %zu frames received)", s->id, why, s->received, s->total);
-    tl_scan_writer_abort(&s->writer);
+    tl_stream_destroy(&s->engine);
+    tl_rings_plan_destroy(&s->rings);
+    tl_workers_destroy(&s->team);
     free(s->start.angles);
     free(s->start.experiment);
     free(s->seen);
-    free(s->frame);
+    free(s->slot_taken);
     memset(s, 0, sizeof *s);
+}
+
+static void scan_drop(scan_state *s, const char *why)
+{
+    tl_log_warn("serve: scan '%s' discarded: %s (%zu of %zu frames received)", s->id, why, s->received, s->total);
+    scan_free(s);
 }
 
 static scan_state *find_scan(scan_state *scans, const char *id)
 {
     for (int i = 0; i < MAX_SCANS; i++)
-        if (scans[i].active && strcmp(scans[i].id, id) == 0)
+        if (scans[i].state == SCAN_RECEIVING && strcmp(scans[i].id, id) == 0)
             return &scans[i];
     return NULL;
 }
@@ -90,35 +129,106 @@ static int output_taken(const scan_state *scans, const scan_state *self, const c
     if (access(path, F_OK) == 0)
         return 1;
     for (int i = 0; i < MAX_SCANS; i++)
-        if (&scans[i] != self && scans[i].active && strcmp(scans[i].output, path) == 0)
+        if (&scans[i] != self && scans[i].state != SCAN_FREE && strcmp(scans[i].output, path) == 0)
             return 1;
     return 0;
 }
 
-static void start_scan(const tl_config *cfg, scan_state *scans, tl_wire_msg *m, size_t *count)
+/* --preview-publish: the central cuts of the growing volume (docs/protocol.md, "Live preview"). */
+static void publish_cut(service *srv, const char *scan, char cut, size_t index, size_t rows, size_t cols,
+                        const float *pixels, size_t done, size_t n_proj)
 {
+    tl_jbuf b = {0};
+    tl_jbuf_raw(&b, "{\"type\":\"preview\",\"protocol\":1,\"scan\":");
+    tl_jbuf_string(&b, scan);
+    tl_jbuf_printf(&b, ",\"cut\":\"%c\",\"index\":%zu,\"rows\":%zu,\"cols\":%zu,\"dtype\":\"float32\","
+                       "\"projections_done\":%zu,\"projections\":%zu}",
+                   cut, index, rows, cols, done, n_proj);
+    char *header = tl_jbuf_take(&b);
+    if (!header)
+        return;
+    /* never block the reconstruction for a viewer: drop the preview instead */
+    if (zmq_send(srv->preview_sock, header, strlen(header), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+        zmq_send(srv->preview_sock, pixels, rows * cols * sizeof(float), ZMQ_DONTWAIT);
+    free(header);
+}
+
+static void on_preview(void *ctx, const float *volume, size_t nz, size_t n, size_t done, size_t n_proj)
+{
+    scan_state *s = ctx;
+    service *srv = s->srv;
+    float *cut = malloc((nz > n ? nz : n) * n * sizeof *cut);
+    if (!cut)
+        return;
+    pthread_mutex_lock(&srv->preview_lock);
+    size_t zc = nz / 2, c = n / 2;
+    publish_cut(srv, s->id, 'z', s->row_begin + zc, n, n, volume + zc * n * n, done, n_proj);
+    for (size_t z = 0; z < nz; z++)
+        memcpy(cut + z * n, volume + (z * n + c) * n, n * sizeof *cut);
+    publish_cut(srv, s->id, 'y', c, nz, n, cut, done, n_proj);
+    for (size_t z = 0; z < nz; z++)
+        for (size_t y = 0; y < n; y++)
+            cut[z * n + y] = volume[(z * n + y) * n + c];
+    publish_cut(srv, s->id, 'x', c, nz, n, cut, done, n_proj);
+    pthread_mutex_unlock(&srv->preview_lock);
+    free(cut);
+}
+
+static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, size_t *count)
+{
+    const tl_config *cfg = srv->cfg;
     if (find_scan(scans, m->scan)) {
         tl_log_warn("serve: scan-start for scan '%s', which is already in progress: ignored", m->scan);
         count[C_MALFORMED]++;
         return;
     }
-    double frame_bytes = (double)m->start.rows * (double)m->start.cols * (double)tl_wire_dtype_size(m->start.dtype);
-    double scan_bytes = (double)(m->start.n_proj + m->start.n_flat + m->start.n_dark) * frame_bytes;
-    if (frame_bytes > (double)cfg->max_frame_bytes || scan_bytes > cfg->max_scan_bytes) {
-        if (frame_bytes > (double)cfg->max_frame_bytes)
-            tl_log_warn("serve: scan '%s' refused: a frame of %zu x %zu %s is %.0f bytes, more than --max-frame-bytes "
-                        "%ld",
-                        m->scan, m->start.rows, m->start.cols, tl_wire_dtype_name(m->start.dtype), frame_bytes,
-                        cfg->max_frame_bytes);
-        else
-            tl_log_warn("serve: scan '%s' refused: its frames are %.0f bytes, more than --max-scan-bytes %.0f",
-                        m->scan, scan_bytes, cfg->max_scan_bytes);
+    const tl_wire_scan_start *st = &m->start;
+    double frame_bytes = (double)st->rows * (double)st->cols * (double)tl_wire_dtype_size(st->dtype);
+    double scan_bytes = (double)(st->n_proj + st->n_flat + st->n_dark) * frame_bytes;
+    if (frame_bytes > (double)cfg->max_frame_bytes) {
+        tl_log_warn("serve: scan '%s' refused: a frame of %zu x %zu %s is %.0f bytes, more than --max-frame-bytes %ld",
+                    m->scan, st->rows, st->cols, tl_wire_dtype_name(st->dtype), frame_bytes, cfg->max_frame_bytes);
+        count[C_OVER_LIMIT]++;
+        return;
+    }
+    if (scan_bytes > cfg->max_scan_bytes) {
+        tl_log_warn("serve: scan '%s' refused: its frames are %.0f bytes, more than --max-scan-bytes %.0f", m->scan,
+                    scan_bytes, cfg->max_scan_bytes);
+        count[C_OVER_LIMIT]++;
+        return;
+    }
+    /* What the stages can work with; refused (and counted) like a limit, with the reason. */
+    size_t row_begin = (size_t)cfg->start_row, row_end = cfg->end_row < 0 ? st->rows : (size_t)cfg->end_row;
+    const char *unusable = NULL;
+    char why[300];
+    if (row_end > st->rows)
+        row_end = st->rows;
+    if (row_begin >= row_end) {
+        snprintf(why, sizeof why, "--start-row %ld --end-row %ld select no row of its %zu", cfg->start_row,
+                 cfg->end_row, st->rows);
+        unusable = why;
+    } else if (st->n_flat == 0) {
+        unusable = "it declares no flat field (image_key 1): it cannot be normalized";
+    } else if (st->n_proj < 2 || st->cols < 2) {
+        unusable = "a reconstruction needs at least 2 projections of at least 2 columns";
+    }
+    if (unusable) {
+        tl_log_warn("serve: scan '%s' refused: %s", m->scan, unusable);
+        count[C_OVER_LIMIT]++;
+        return;
+    }
+    double held = (double)(row_end - row_begin) * (double)st->cols *
+                  ((double)st->n_proj * (double)(st->cols + 2) + (double)st->cols) * 4.0;
+    if (held > cfg->max_scan_bytes) {
+        tl_log_warn("serve: scan '%s' refused: reconstructing its rows %zu..%zu holds %.0f bytes (sinograms and "
+                    "volume), more than --max-scan-bytes %.0f; reconstruct fewer rows (--start-row/--end-row)",
+                    m->scan, row_begin, row_end - 1, held, cfg->max_scan_bytes);
         count[C_OVER_LIMIT]++;
         return;
     }
     scan_state *s = NULL;
     for (int i = 0; i < MAX_SCANS && !s; i++)
-        if (!scans[i].active)
+        if (scans[i].state == SCAN_FREE)
             s = &scans[i];
     if (!s) {
         tl_log_warn("serve: scan '%s' refused: %d scans are already in progress", m->scan, MAX_SCANS);
@@ -126,45 +236,95 @@ static void start_scan(const tl_config *cfg, scan_state *scans, tl_wire_msg *m, 
         return;
     }
     memset(s, 0, sizeof *s);
+    s->srv = srv;
     snprintf(s->id, sizeof s->id, "%s", m->scan);
-    tl_wire_sanitize_name(m->start.name, s->name, sizeof s->name);
-    s->start = m->start;
+    tl_wire_sanitize_name(st->name, s->name, sizeof s->name);
+    s->start = *st;
     m->start.angles = NULL; /* ours now */
     m->start.experiment = NULL;
     s->total = s->start.n_proj + s->start.n_flat + s->start.n_dark;
-    /* The slot keeps incoming files of scans in flight apart. An existing volume
-     * is never replaced without --overwrite, and beam time is never thrown away
-     * for a name clash: the scan goes to <name>_2.nxs, _3, ... instead. */
-    snprintf(s->incoming, sizeof s->incoming, "%s/.incoming-%d-%s.nxs", cfg->out_path_name, (int)(s - scans),
-             s->name);
+    s->row_begin = row_begin;
+    s->row_end = row_end;
+    s->state = SCAN_RECEIVING;
+    s->t_start = s->last_seen = tl_now();
+    /* An existing volume is never replaced without --overwrite, and beam time is
+     * never thrown away for a name clash: the scan goes to <name>_2.nxs, _3, ... */
     snprintf(s->output, sizeof s->output, "%s/%s.nxs", cfg->out_path_name, s->name);
     for (int k = 2; !cfg->overwrite && output_taken(scans, s, s->output); k++)
         snprintf(s->output, sizeof s->output, "%s/%s_%d.nxs", cfg->out_path_name, s->name, k);
-    s->seen = calloc(s->total, 1);
-    s->frame = malloc(s->start.rows * s->start.cols * sizeof *s->frame);
-    tl_pixel_type type = s->start.dtype == TL_WIRE_UINT16   ? TL_PIXEL_UINT16
-                         : s->start.dtype == TL_WIRE_UINT32 ? TL_PIXEL_UINT32
-                                                            : TL_PIXEL_FLOAT32;
-    tl_scan_desc d = {.layout = TL_LAYOUT_NXTOMO, .pixel_type = type, .n_rows = s->start.rows,
-                      .n_cols = s->start.cols, .n_proj = s->start.n_proj, .n_flat = s->start.n_flat,
-                      .n_dark = s->start.n_dark, .angles_deg = s->start.angles,
-                      .sample_name = s->start.sample[0] ? s->start.sample : NULL};
+
     tl_error err = {0};
-    s->active = 1;
-    if (!s->seen || !s->frame) {
-        scan_drop(s, "out of memory");
-        count[C_FAILED]++;
-        return;
+    tl_status rc = TL_OK;
+    tl_filter_window window = TL_FILTER_RAMP;
+    char rings_described[256] = "";
+    s->seen = calloc(s->total, 1);
+    s->slot_taken = calloc(s->start.n_proj, 1);
+    if (!s->seen || !s->slot_taken)
+        rc = tl_error_set(&err, TL_ERR_NOMEM, "out of memory");
+    if (rc == TL_OK)
+        rc = tl_filter_parse(cfg->fbp_filter, &window, &err);
+    if (rc == TL_OK)
+        rc = tl_workers_create((int)cfg->threads, &s->team, &err);
+    if (rc == TL_OK)
+        rc = tl_recon_rings_plan(cfg, s->start.n_proj, s->start.cols, s->team, &s->rings, rings_described,
+                                 sizeof rings_described, &err);
+    s->axis = NAN;
+    if (rc == TL_OK && tl_cor_is_auto(cfg->rotation_axis)) {
+        s->n_keep = tl_recon_axis_rows(cfg, row_begin, row_end, s->keep_rows);
+        s->axis_how = "auto";
+    } else if (rc == TL_OK) {
+        rc = tl_cor_resolve(cfg->rotation_axis, s->start.cols, &s->axis, &s->axis_how, &err);
     }
-    if (tl_scan_writer_create(s->incoming, &d, 1, &s->writer, &err) != TL_OK) {
+    if (rc == TL_OK) {
+        tl_stream_desc d = {.rows = s->start.rows,
+                            .cols = s->start.cols,
+                            .row_begin = row_begin,
+                            .row_end = row_end,
+                            .dtype = s->start.dtype == TL_WIRE_UINT16   ? TL_STREAM_UINT16
+                                     : s->start.dtype == TL_WIRE_UINT32 ? TL_STREAM_UINT32
+                                                                        : TL_STREAM_FLOAT32,
+                            .n_proj = s->start.n_proj,
+                            .n_flat = s->start.n_flat,
+                            .n_dark = s->start.n_dark,
+                            .angles_deg = s->start.angles,
+                            .window = window,
+                            .axis = s->axis,
+                            .rings = s->rings,
+                            .keep_rows = s->keep_rows,
+                            .n_keep_rows = s->n_keep,
+                            .threads = tl_workers_count(s->team),
+                            .frame_buffers = (size_t)cfg->frame_buffers,
+                            .stage_delay = cfg->stage_delay,
+                            .preview = srv->preview_sock ? on_preview : NULL,
+                            .preview_ctx = s,
+                            .preview_every = (size_t)cfg->preview_every};
+        rc = tl_stream_create(&d, &s->engine, &err);
+    }
+    if (rc != TL_OK) {
         scan_drop(s, err.message);
         count[C_FAILED]++;
         return;
     }
-    s->last_seen = tl_now();
-    tl_log_info("serve: scan '%s' -> %s: %zu darks, %zu flats, %zu projections of %zu x %zu %s", s->id, s->output,
-                s->start.n_dark, s->start.n_flat, s->start.n_proj, s->start.rows, s->start.cols,
-                tl_wire_dtype_name(s->start.dtype));
+    tl_log_info("serve: scan '%s' -> %s: %zu darks, %zu flats, %zu projections of %zu x %zu %s; rows %zu..%zu, axis "
+                "%s, ring removal %s, %.1f MiB held",
+                s->id, s->output, s->start.n_dark, s->start.n_flat, s->start.n_proj, s->start.rows, s->start.cols,
+                tl_wire_dtype_name(s->start.dtype), row_begin, row_end - 1,
+                isfinite(s->axis) ? cfg->rotation_axis : "auto (searched at scan-end)", rings_described,
+                (double)tl_stream_bytes(s->engine) / 1048576.0);
+}
+
+/* The place of a projection in scan-start's angle list: its arrival place when
+ * the angle matches (the usual case), else the first free place with its angle. */
+static long place_projection(const scan_state *s, double angle)
+{
+    size_t expect = s->per_kind[0], n = s->start.n_proj;
+    const double *a = s->start.angles;
+    if (expect < n && !s->slot_taken[expect] && (!isfinite(angle) || fabs(angle - a[expect]) <= 1e-6))
+        return (long)expect;
+    for (size_t i = 0; isfinite(angle) && i < n; i++)
+        if (!s->slot_taken[i] && fabs(angle - a[i]) <= 1e-6)
+            return (long)i;
+    return -1;
 }
 
 static void take_frame(scan_state *scans, const tl_wire_msg *m, size_t n_parts, const void *payload,
@@ -179,72 +339,217 @@ static void take_frame(scan_state *scans, const tl_wire_msg *m, size_t n_parts, 
         return;
     }
     s->last_seen = tl_now();
+    int c = -1;
+    const tl_wire_frame *f = &m->frame;
+    long slot = 0;
     if (tl_wire_check_parts(m, n_parts, payload_size, &err) != TL_OK) {
         tl_log_warn("serve: %s: dropped", err.message);
-        count[C_BAD_PAYLOAD]++;
-        return;
-    }
-    const tl_wire_frame *f = &m->frame;
-    if (f->rows != s->start.rows || f->cols != s->start.cols || f->dtype != s->start.dtype) {
+        c = C_BAD_PAYLOAD;
+    } else if (f->rows != s->start.rows || f->cols != s->start.cols || f->dtype != s->start.dtype) {
         tl_log_warn("serve: frame %llu of scan '%s' is %zu x %zu %s, the scan's frames are %zu x %zu %s: dropped",
                     (unsigned long long)f->index, s->id, f->rows, f->cols, tl_wire_dtype_name(f->dtype),
                     s->start.rows, s->start.cols, tl_wire_dtype_name(s->start.dtype));
-        count[C_BAD_SHAPE]++;
-        return;
-    }
-    if (f->index >= s->total) {
+        c = C_BAD_SHAPE;
+    } else if (f->index >= s->total) {
         tl_log_warn("serve: frame %llu of scan '%s': the scan declared %zu frames: dropped",
                     (unsigned long long)f->index, s->id, s->total);
-        count[C_OVER_COUNT]++;
-        return;
-    }
-    if (s->seen[f->index]) {
+        c = C_OVER_COUNT;
+    } else if (s->seen[f->index]) {
         tl_log_warn("serve: frame %llu of scan '%s' arrived twice: the repeat is dropped", (unsigned long long)f->index,
                     s->id);
-        count[C_DUPLICATE]++;
-        return;
-    }
-    size_t declared[3] = {s->start.n_proj, s->start.n_flat, s->start.n_dark};
-    size_t slot = s->per_kind[f->image_key];
-    if (slot >= declared[f->image_key]) {
-        tl_log_warn("serve: frame %llu of scan '%s': more image_key %d frames than the %zu declared: dropped",
-                    (unsigned long long)f->index, s->id, f->image_key, declared[f->image_key]);
-        count[C_OVER_COUNT]++;
-        return;
-    }
-    if (f->image_key == 0 && fabs(f->angle - s->start.angles[slot]) > 1e-6) {
-        tl_log_warn("serve: projection %zu of scan '%s' has angle %g, scan-start lists %g at that place",
-                    slot, s->id, f->angle, s->start.angles[slot]);
-        count[C_OUT_OF_ORDER]++;
-    }
-    size_t n = f->rows * f->cols;
-    const unsigned char *p = payload;
-    for (size_t i = 0; i < n; i++) {
-        if (f->dtype == TL_WIRE_UINT16) {
-            s->frame[i] = (float)(uint16_t)(p[2 * i] | (p[2 * i + 1] << 8));
-        } else {
-            uint32_t v = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 | (uint32_t)p[4 * i + 2] << 16 |
-                         (uint32_t)p[4 * i + 3] << 24;
-            if (f->dtype == TL_WIRE_UINT32) {
-                s->frame[i] = (float)v;
-            } else {
-                float x;
-                memcpy(&x, &v, sizeof x);
-                s->frame[i] = x;
-            }
+        c = C_DUPLICATE;
+    } else {
+        size_t declared[3] = {s->start.n_proj, s->start.n_flat, s->start.n_dark};
+        if (s->per_kind[f->image_key] >= declared[f->image_key]) {
+            tl_log_warn("serve: frame %llu of scan '%s': more image_key %d frames than the %zu declared: dropped",
+                        (unsigned long long)f->index, s->id, f->image_key, declared[f->image_key]);
+            c = C_OVER_COUNT;
+        } else if (f->image_key == 0 && (slot = place_projection(s, f->angle)) < 0) {
+            tl_log_warn("serve: projection (frame %llu) of scan '%s' at angle %g: scan-start lists no other "
+                        "projection at that angle: dropped",
+                        (unsigned long long)f->index, s->id, f->angle);
+            c = C_OVER_COUNT;
+        } else if (f->image_key == 0 && (size_t)slot != s->per_kind[0]) {
+            tl_log_debug("serve: projection %zu of scan '%s' (angle %g) arrived as projection %zu: placed by its angle",
+                         (size_t)slot, s->id, f->angle, s->per_kind[0]);
+            count[C_OUT_OF_ORDER]++;
+            s->count[C_OUT_OF_ORDER]++;
         }
     }
-    if (tl_scan_writer_put(s->writer, (tl_image_key)f->image_key, slot, 1, 0, f->rows, s->frame, &err) != TL_OK) {
+    if (c >= 0) {
+        count[c]++;
+        s->count[c]++;
+        return;
+    }
+    if (f->image_key != 0)
+        slot = (long)s->per_kind[f->image_key];
+    if (s->received == 0)
+        s->t_first_frame = tl_now();
+    if (tl_stream_put(s->engine, f->image_key, (size_t)slot, f->index, payload, &err) != TL_OK) {
         scan_drop(s, err.message);
         count[C_FAILED]++;
         return;
     }
+    s->t_last_frame = tl_now();
     s->seen[f->index] = 1;
+    if (f->image_key == 0)
+        s->slot_taken[slot] = 1;
     s->per_kind[f->image_key]++;
     s->received++;
 }
 
-static void finish_scan(const tl_config *cfg, scan_state *s, uint64_t frames_sent, size_t *count)
+/* The service's report of a scan, for /entry/process/stream (docs/protocol.md). */
+static char *stream_report(const scan_state *s, const tl_stream_stats *st, const char *listen)
+{
+    tl_jbuf b = {0};
+    tl_jbuf_raw(&b, "{\"scan\":");
+    tl_jbuf_string(&b, s->id);
+    tl_jbuf_raw(&b, ",\"name\":");
+    tl_jbuf_string(&b, s->start.name);
+    tl_jbuf_raw(&b, ",\"listen\":");
+    tl_jbuf_string(&b, listen);
+    tl_jbuf_printf(&b, ",\"frames\":{\"projections\":%zu,\"flats\":%zu,\"darks\":%zu},\"bytes\":%zu",
+                   st->frames[0], st->frames[1], st->frames[2], st->bytes);
+    tl_jbuf_printf(&b, ",\"ingest_seconds\":%.6f", s->t_last_frame - s->t_start);
+    tl_jbuf_printf(&b, ",\"rows\":[%zu,%zu],\"deferred_projections\":%zu,\"flats_after\":%zu", s->row_begin,
+                   s->row_end, st->deferred, st->flats_after);
+    tl_jbuf_printf(&b, ",\"frame_buffers\":%zu,\"queue_high_water\":%zu,\"receive_waits\":%zu",
+                   st->frames_queue.capacity, st->frames_queue.high_water, st->receive_waits);
+    tl_jbuf_printf(&b, ",\"backproject_passes\":%zu,\"backprojected_before_scan_end\":%zu,\"memory_bytes\":%zu",
+                   st->backproject_passes, st->done_at_finish, st->bytes_held);
+    tl_jbuf_printf(&b, ",\"normalize\":{\"values\":%zu,\"floored\":%zu,\"dead_pixels\":%zu}", st->n_values,
+                   st->n_floored, st->n_dead_pixels);
+    tl_jbuf_raw(&b, ",\"faults\":{");
+    static const int fault[] = {C_BAD_PAYLOAD, C_BAD_SHAPE, C_DUPLICATE, C_OVER_COUNT, C_OUT_OF_ORDER};
+    for (size_t i = 0; i < sizeof fault / sizeof *fault; i++)
+        tl_jbuf_printf(&b, "%s\"%s\":%zu", i ? "," : "", counter_names[fault[i]], s->count[fault[i]]);
+    tl_jbuf_raw(&b, "}");
+    if (s->start.sample[0]) {
+        tl_jbuf_raw(&b, ",\"sample\":");
+        tl_jbuf_string(&b, s->start.sample);
+    }
+    if (s->start.experiment) {
+        tl_jbuf_raw(&b, ",\"experiment\":");
+        tl_jbuf_raw(&b, s->start.experiment);
+    }
+    tl_jbuf_raw(&b, "}");
+    return tl_jbuf_take(&b);
+}
+
+/* The finisher thread of a complete scan: the rest of the reconstruction, the
+ * file, the catalog record. */
+static void *finish_main(void *arg)
+{
+    scan_state *s = arg;
+    const tl_config *cfg = s->srv->cfg;
+    tl_error err = {0};
+    double stage_seconds[ST_COUNT] = {0};
+    const char *stage_names[ST_COUNT];
+    for (int i = 0; i < TL_STREAM_STAGE_COUNT; i++)
+        stage_names[i] = tl_stream_stage_names[i];
+    stage_names[ST_AXIS] = "axis_search";
+    stage_names[ST_WRITE] = "write";
+    char axis_method[400];
+    snprintf(axis_method, sizeof axis_method, "%s", s->axis_how ? s->axis_how : "");
+    tl_stream_stats st;
+    const float *volume = NULL;
+    tl_volume_writer *writer = NULL;
+    char *report_json = NULL;
+    tl_status rc = tl_stream_drain(s->engine, &err);
+    if (rc == TL_OK && !isfinite(s->axis)) {
+        /* --rotation-axis auto: the search of batch mode, on the kept rows */
+        double t0 = tl_now();
+        size_t line = s->start.n_proj * s->start.cols;
+        float *sino = malloc(s->n_keep * line * sizeof *sino);
+        tl_cor_report search;
+        if (!sino)
+            rc = tl_error_set(&err, TL_ERR_NOMEM, "out of memory for the centre search");
+        for (size_t k = 0; rc == TL_OK && k < s->n_keep; k++)
+            memcpy(sino + k * line, tl_stream_kept_sinogram(s->engine, k), line * sizeof *sino);
+        if (rc == TL_OK)
+            rc = tl_recon_axis_search(cfg, sino, s->n_keep, s->start.n_proj, s->start.cols, s->start.angles,
+                                      s->keep_rows, s->team, &search, &err);
+        free(sino);
+        if (rc == TL_OK) {
+            s->axis = search.axis;
+            tl_recon_axis_summary(&search, search.how, axis_method, sizeof axis_method);
+            tl_stream_set_axis(s->engine, s->axis);
+            tl_log_info("serve: scan '%s': rotation axis %.2f (%s)", s->id, s->axis, axis_method);
+        }
+        stage_seconds[ST_AXIS] = tl_now() - t0;
+    }
+    if (rc == TL_OK)
+        rc = tl_stream_finish(s->engine, &volume, &st, &err);
+    tl_recon_report rep;
+    memset(&rep, 0, sizeof rep);
+    if (rc == TL_OK) {
+        for (int i = 0; i < TL_STREAM_STAGE_COUNT; i++)
+            stage_seconds[i] = st.seconds[i];
+        report_json = stream_report(s, &st, cfg->listen);
+        int compression = 0;
+        size_t nz = s->row_end - s->row_begin, n = s->start.cols;
+        pthread_mutex_lock(&s->srv->hdf5_lock);
+        double t0 = tl_now();
+        rc = tl_volume_compression_parse(cfg->compression, &compression, &err);
+        int format = 0;
+        if (rc == TL_OK)
+            rc = tl_volume_format_parse(cfg->save_format, &format, &err);
+        tl_volume_desc vdesc = {.nz = nz, .ny = n, .nx = n, .z_first = s->start.row_offset + s->row_begin,
+                                .float16 = strcmp(cfg->dtype, "float16") == 0, .format = format,
+                                .compression = compression, .compression_level = (int)cfg->compression_level};
+        if (rc == TL_OK)
+            rc = tl_volume_writer_create(s->output, &vdesc, (int)cfg->overwrite, &writer, &err);
+        if (rc == TL_OK)
+            rc = tl_volume_writer_write(writer, 0, nz, volume, &err);
+        stage_seconds[ST_WRITE] = tl_now() - t0;
+        char source[600];
+        snprintf(source, sizeof source, "%s (stream protocol 1, scan '%s')", cfg->listen, s->id);
+        rep.n_slices = nz;
+        tl_recon_output out = {.input = source,
+                               .sample_name = s->start.sample[0] ? s->start.sample : NULL,
+                               .row_begin = s->row_begin,
+                               .row_end = s->row_end,
+                               .n = n,
+                               .axis = s->axis,
+                               .axis_method = axis_method,
+                               .backend = "cpu",
+                               .n_stages = ST_COUNT,
+                               .stage_names = stage_names,
+                               .stage_seconds = stage_seconds,
+                               .stream_json = report_json};
+        if (rc == TL_OK)
+            rc = tl_recon_publish(cfg, s->output, &writer, &out, s->t_start, &rep, &err);
+        tl_volume_writer_abort(&writer);
+        pthread_mutex_unlock(&s->srv->hdf5_lock);
+    }
+    if (rc != TL_OK) {
+        tl_log(TL_LOG_ERROR, "serve: scan '%s' was complete but its reconstruction failed: %s", s->id, err.message);
+        s->result = C_FAILED;
+    } else {
+        double latency = tl_now() - s->t_last_frame, ingest = s->t_last_frame - s->t_start;
+        size_t frames = st.frames[0] + st.frames[1] + st.frames[2];
+        tl_log_info("serve: scan '%s' -> %s: %zu slices, axis %.2f (%s); %zu of %zu projections backprojected "
+                    "before scan-end; stages %s %.2f s (waited), %s %.2f, %s %.2f, %s %.2f, %s %.2f, %s %.2f, %s "
+                    "%.2f, axis search %.2f, write %.2f; frame queue high water %zu of %zu%s%s",
+                    s->id, s->output, rep.n_slices, s->axis, axis_method, st.done_at_finish, s->start.n_proj,
+                    stage_names[0], stage_seconds[0], stage_names[1], stage_seconds[1], stage_names[2],
+                    stage_seconds[2], stage_names[3], stage_seconds[3], stage_names[4], stage_seconds[4],
+                    stage_names[5], stage_seconds[5], stage_names[6], stage_seconds[6], stage_seconds[ST_AXIS],
+                    stage_seconds[ST_WRITE], st.frames_queue.high_water, st.frames_queue.capacity,
+                    rep.catalog_uuid[0] ? ", catalog record " : "", rep.catalog_uuid);
+        printf("tomoline serve: wrote %s (scan '%s'): %zu frames, %zu bytes in %.3f s of ingest (%.1f frames/s, %.1f "
+               "MB/s), volume complete %.3f s after the last frame; peak memory %.1f MiB\n",
+               s->output, s->id, frames, st.bytes, ingest, ingest > 0 ? (double)frames / ingest : 0.0,
+               ingest > 0 ? (double)st.bytes / ingest / 1e6 : 0.0, latency, (double)tl_cli_peak_rss() / 1048576.0);
+        fflush(stdout);
+        s->result = C_DONE;
+    }
+    free(report_json);
+    atomic_store(&s->finished, 1);
+    return NULL;
+}
+
+static void finish_scan(scan_state *s, uint64_t frames_sent, size_t *count)
 {
     if (s->received < s->total) {
         char why[200];
@@ -254,27 +559,23 @@ static void finish_scan(const tl_config *cfg, scan_state *s, uint64_t frames_sen
         count[C_INCOMPLETE]++;
         return;
     }
-    tl_error err = {0};
-    if (tl_scan_writer_commit(&s->writer, &err) != TL_OK) {
-        scan_drop(s, err.message);
+    s->state = SCAN_FINISHING;
+    atomic_init(&s->finished, 0);
+    if (pthread_create(&s->finisher, NULL, finish_main, s) != 0) {
+        scan_drop(s, "cannot start a thread to finish it");
         count[C_FAILED]++;
-        return;
     }
-    tl_recon_report rep;
-    double t0 = tl_now();
-    if (tl_recon_run(cfg, s->incoming, s->output, &rep, &err) != TL_OK) {
-        tl_log(TL_LOG_ERROR, "serve: scan '%s' was complete but its reconstruction failed: %s", s->id, err.message);
-        count[C_FAILED]++;
-    } else {
-        tl_log_info("serve: scan '%s' -> %s: %zu slices, axis %.2f (%s), %.2f s after scan-end%s%s", s->id,
-                    s->output, rep.n_slices, rep.axis, rep.axis_method, tl_now() - t0,
-                    rep.catalog_uuid[0] ? ", catalog record " : "", rep.catalog_uuid);
-        printf("tomoline serve: wrote %s (scan '%s')\n", s->output, s->id);
-        fflush(stdout);
-        count[C_DONE]++;
-    }
-    unlink(s->incoming);
-    scan_drop(s, NULL);
+}
+
+/* Join the finishers that are done; with wait, all of them. */
+static void reap(scan_state *scans, size_t *count, int wait)
+{
+    for (int i = 0; i < MAX_SCANS; i++)
+        if (scans[i].state == SCAN_FINISHING && (wait || atomic_load(&scans[i].finished))) {
+            pthread_join(scans[i].finisher, NULL);
+            count[scans[i].result]++;
+            scan_free(&scans[i]);
+        }
 }
 
 static int is_loopback(const char *endpoint)
@@ -286,19 +587,26 @@ static int is_loopback(const char *endpoint)
 static const tl_cli_command serve_command = {
     .name = "serve",
     .mask = TL_CMD_SERVE | TL_CMD_RECON,
-    .usage = "serve --listen ENDPOINT -o OUT_DIR [--catalog URL] [recon options]",
+    .usage = "serve --listen ENDPOINT -o OUT_DIR [--catalog URL] [--preview-publish ENDPOINT] [recon options]",
     .summary = "The beamline service: take scans over ZeroMQ, reconstruct each into OUT_DIR.",
     .description =
         "Binds a PULL socket at --listen and takes scans in stream protocol 1 (docs/protocol.md;\n"
-        "'tomoline send' replays a file). Each complete scan becomes OUT_DIR/<name>.nxs (name from\n"
-        "scan-start, sanitised) with the provenance and, with --catalog, a catalog record; every\n"
-        "recon option applies. Malformed or hostile messages are logged, counted and dropped; an\n"
-        "incomplete scan (missing frames, abort, silent for --scan-timeout) is discarded and leaves no\n"
-        "file. Runs until SIGINT or SIGTERM, then exits 0.\n"
-        "This version stores the frames of a scan in OUT_DIR/.incoming-<name>.nxs as they arrive and\n"
-        "reconstructs at scan-end; the in-memory staged pipeline is issue 6's next step.\n\n"
+        "'tomoline send' replays a file). Frames are normalized and ramp-filtered as they arrive and,\n"
+        "once the axis is known (--rotation-axis given, or searched at scan-end with 'auto'),\n"
+        "backprojected while the scan runs; at scan-end the volume is finished, written to\n"
+        "OUT_DIR/<name>.nxs (name from scan-start, sanitised; _2, _3, ... rather than replacing a\n"
+        "volume) with the provenance and, with --catalog, a catalog record. Every recon option\n"
+        "applies (--start-row/--end-row limit the rows reconstructed). Malformed or hostile messages\n"
+        "are logged, counted and dropped; an incomplete scan (missing frames, abort, silent for\n"
+        "--scan-timeout) is discarded and leaves no file. Runs until SIGINT or SIGTERM, then exits 0.\n\n"
+        "Memory per scan: rows x projections x (cols + 2) x 4 bytes of sinograms, rows x cols^2 x 4 of\n"
+        "volume, and --frame-buffers frames; a scan needing more than --max-scan-bytes is refused.\n"
+        "When the stages fall behind the sender, the service stops reading the socket (backpressure).\n"
+        "Security: --curve-secret-key and --curve-allowed-keys (docs/security.md, 'tomoline keygen').\n"
+        "--preview-publish ENDPOINT publishes the central slices as the volume grows (docs/protocol.md).\n\n"
         "example:\n"
-        "  tomoline serve --listen tcp://*:5555 -o /data/recon --catalog sqlite:/data/catalog.db",
+        "  tomoline serve --listen tcp://*:5555 -o /data/recon --catalog sqlite:/data/catalog.db \\\n"
+        "      --curve-secret-key server.secret --curve-allowed-keys /etc/tomoline/clients",
     .max_positional = 0,
 };
 
@@ -308,6 +616,7 @@ int tl_cmd_serve(int argc, char **argv)
     int n_positional = 0, code = 0;
     if (!tl_cli_parse(&serve_command, argc, argv, &cfg, NULL, &n_positional, &code))
         return code;
+    tl_error err = {0};
     if (!cfg.out_path_name[0]) {
         fprintf(stderr, "tomoline: error: serve needs -o OUT_DIR, the directory for the volumes\n");
         return 2;
@@ -317,6 +626,25 @@ int tl_cmd_serve(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
+    if (!cfg.curve_secret_key[0] != !cfg.curve_allowed_keys[0]) {
+        fprintf(stderr, "tomoline: error: --curve-secret-key and --curve-allowed-keys go together (given: %s)\n",
+                cfg.curve_secret_key[0] ? "--curve-secret-key only" : "--curve-allowed-keys only");
+        return 2;
+    }
+    /* Options every scan will use are checked once, here, not at the first scan-end. */
+    tl_backend backend;
+    tl_filter_window window;
+    int fmt = 0, compression = 0;
+    if (tl_recon_check_catalog_url(&cfg, &err) != TL_OK || tl_backend_resolve(cfg.backend, &backend, &err) != TL_OK ||
+        tl_filter_parse(cfg.fbp_filter, &window, &err) != TL_OK ||
+        tl_volume_format_parse(cfg.save_format, &fmt, &err) != TL_OK ||
+        tl_volume_compression_parse(cfg.compression, &compression, &err) != TL_OK)
+        return tl_cli_fail(&err);
+    if (backend != TL_BACKEND_CPU) {
+        fprintf(stderr, "tomoline: error: --backend %s: serve reconstructs on the CPU in this version (allowed: "
+                        "auto, cpu)\n", cfg.backend);
+        return 2;
+    }
     void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_PULL) : NULL;
     if (!sock) {
         fprintf(stderr, "tomoline: error: cannot create a ZeroMQ socket: %s\n", zmq_strerror(errno));
@@ -324,23 +652,46 @@ int tl_cmd_serve(int argc, char **argv)
     }
     int64_t max_msg = cfg.max_frame_bytes > (16 << 20) ? cfg.max_frame_bytes : (16 << 20);
     int zero = 0;
+    /* ZeroMQ's own queue of received messages is bounded too (a message is a
+     * whole frame): what waits in it plus the frame buffers is the memory a fast
+     * sender can make the service hold; beyond it, the sender's socket blocks. */
+    int rcvhwm = (int)cfg.frame_buffers;
     zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+    zmq_setsockopt(sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    tl_curve_server *curve = NULL;
+    service srv = {.cfg = &cfg};
+    pthread_mutex_init(&srv.preview_lock, NULL);
+    pthread_mutex_init(&srv.hdf5_lock, NULL);
+    int exit_code = 0;
+    if (cfg.curve_secret_key[0] &&
+        tl_curve_server_start(ctx, sock, cfg.curve_secret_key, cfg.curve_allowed_keys, &curve, &err) != TL_OK) {
+        exit_code = tl_cli_fail(&err);
+        goto out;
+    }
     if (zmq_bind(sock, cfg.listen) != 0) {
         fprintf(stderr, "tomoline: error: --listen '%s': %s\n", cfg.listen, zmq_strerror(errno));
-        zmq_close(sock);
-        zmq_ctx_term(ctx);
-        return 1;
+        exit_code = 1;
+        goto out;
     }
-    if (!is_loopback(cfg.listen))
+    if (cfg.preview_publish[0]) {
+        srv.preview_sock = zmq_socket(ctx, ZMQ_PUB);
+        if (!srv.preview_sock || zmq_setsockopt(srv.preview_sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+            zmq_bind(srv.preview_sock, cfg.preview_publish) != 0) {
+            fprintf(stderr, "tomoline: error: --preview-publish '%s': %s\n", cfg.preview_publish, zmq_strerror(errno));
+            exit_code = 1;
+            goto out;
+        }
+    }
+    if (!is_loopback(cfg.listen) && !curve)
         tl_log_warn("serve: listening on %s, beyond this machine, without CURVE encryption: anyone who can reach "
-                    "it can send scans",
+                    "it can send scans (see --curve-secret-key)",
                     cfg.listen);
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    tl_log_info("serve: listening on %s, volumes to %s", cfg.listen, cfg.out_path_name);
+    tl_log_info("serve: listening on %s%s, volumes to %s", cfg.listen, curve ? " (CURVE)" : "", cfg.out_path_name);
     printf("tomoline serve: listening on %s\n", cfg.listen);
     fflush(stdout);
 
@@ -353,16 +704,17 @@ int tl_cmd_serve(int argc, char **argv)
         lim.max_frame_bytes = (size_t)cfg.max_frame_bytes;
     if (cfg.max_scan_bytes > lim.max_scan_bytes)
         lim.max_scan_bytes = cfg.max_scan_bytes;
-    scan_state scans[MAX_SCANS];
+    static scan_state scans[MAX_SCANS];
     memset(scans, 0, sizeof scans);
     size_t count[C_COUNT] = {0};
     zmq_msg_t parts[2];
     while (!stop_requested) {
         zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
         int ready = zmq_poll(&item, 1, 200);
+        reap(scans, count, 0);
         double now = tl_now();
         for (int i = 0; i < MAX_SCANS; i++)
-            if (scans[i].active && now - scans[i].last_seen > cfg.scan_timeout) {
+            if (scans[i].state == SCAN_RECEIVING && now - scans[i].last_seen > cfg.scan_timeout) {
                 char why[128];
                 snprintf(why, sizeof why, "no message for --scan-timeout %g s (the sender is gone?)", cfg.scan_timeout);
                 scan_drop(&scans[i], why);
@@ -390,7 +742,6 @@ int tl_cmd_serve(int argc, char **argv)
         if (n_parts == 0)
             continue;
         tl_wire_msg m;
-        tl_error err = {0};
         if (tl_wire_decode(zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), &lim, &m, &err) != TL_OK) {
             tl_log_warn("serve: message dropped: %s", err.message);
             count[C_MALFORMED]++;
@@ -402,7 +753,7 @@ int tl_cmd_serve(int argc, char **argv)
                     tl_log_warn("serve: scan-start of '%s' with %zu parts: dropped", m.scan, n_parts);
                     count[C_BAD_PAYLOAD]++;
                 } else {
-                    start_scan(&cfg, scans, &m, count);
+                    start_scan(&srv, scans, &m, count);
                 }
                 break;
             case TL_WIRE_FRAME:
@@ -411,7 +762,7 @@ int tl_cmd_serve(int argc, char **argv)
                 break;
             case TL_WIRE_SCAN_END:
                 if ((s = find_scan(scans, m.scan)) != NULL)
-                    finish_scan(&cfg, s, m.frames_sent, count);
+                    finish_scan(s, m.frames_sent, count);
                 else {
                     tl_log_warn("serve: scan-end of unknown scan '%s': ignored", m.scan);
                     count[C_UNKNOWN_SCAN]++;
@@ -433,17 +784,27 @@ int tl_cmd_serve(int argc, char **argv)
         for (size_t i = 0; i < n_parts && i < 2; i++)
             zmq_msg_close(&parts[i]);
     }
+    /* Scans still arriving are abandoned; scans being finished are finished. */
     for (int i = 0; i < MAX_SCANS; i++)
-        if (scans[i].active)
+        if (scans[i].state == SCAN_RECEIVING)
             scan_drop(&scans[i], "the service was stopped");
+    reap(scans, count, 1);
     char summary[1024];
     size_t used = 0;
     for (int c = 0; c < C_COUNT; c++)
         used += (size_t)snprintf(summary + used, sizeof summary - used, "%s%s %zu", c ? ", " : "", counter_names[c],
                                  count[c]);
+    if (curve)
+        snprintf(summary + used, sizeof summary - used, ", clients refused %zu", tl_curve_server_refused(curve));
     tl_log_info("serve: stopped; %s", summary);
     printf("tomoline serve: stopped; %s\n", summary);
+out:
     zmq_close(sock);
+    if (srv.preview_sock)
+        zmq_close(srv.preview_sock);
+    tl_curve_server_stop(&curve);
     zmq_ctx_term(ctx);
-    return 0;
+    pthread_mutex_destroy(&srv.preview_lock);
+    pthread_mutex_destroy(&srv.hdf5_lock);
+    return exit_code;
 }

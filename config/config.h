@@ -31,7 +31,8 @@
     X(COR, "cor")                                                                                  \
     X(RINGS, "rings")                                                                              \
     X(SEND, "send")                                                                                \
-    X(SERVE, "serve")
+    X(SERVE, "serve")                                                                              \
+    X(KEYGEN, "keygen")
 
 enum {
 #define TL_X_CMD_INDEX(name, text) TL_CMD_INDEX_##name,

@@ -665,6 +665,10 @@ static tl_status write_provenance_text(tl_volume_writer *w, const tl_provenance 
         snprintf(num, sizeof num, "%.17g", prov->stage_seconds ? prov->stage_seconds[i] : NAN);
         ini_line(m, prov->stage_names[i], num);
     }
+    if (prov->stream_json) {
+        fprintf(m, "\n[stream]\n");
+        ini_line(m, "report", prov->stream_json);
+    }
     fprintf(m, "\n[parameters]\n");
     for (size_t i = 0; i < prov->n_params; i++)
         ini_line(m, param_dataset_name(prov->param_names[i]),
@@ -749,7 +753,8 @@ tl_status tl_volume_writer_set_provenance(tl_volume_writer *w, const tl_provenan
     }
     if ((st = write_parameters(w, process, prov, err)) != TL_OK ||
         (st = write_string_if(process, "config", prov->config_ini, f, err)) != TL_OK ||
-        (st = write_stage_times(w, process, prov, err)) != TL_OK)
+        (st = write_stage_times(w, process, prov, err)) != TL_OK ||
+        (st = write_string_if(process, "stream", prov->stream_json, f, err)) != TL_OK)
         goto done;
 done:
     H5Gclose(process);

@@ -82,6 +82,7 @@ typedef struct tl_provenance {
     size_t n_stages;
     const char *const *stage_names;    /* [n_stages] */
     const double *stage_seconds;       /* [n_stages] */
+    const char *stream_json;  /* streamed scans: the service's report (JSON) for /entry/process/stream, or NULL */
 } tl_provenance;
 
 typedef struct tl_volume_writer tl_volume_writer;

@@ -25,11 +25,16 @@
 typedef struct tl_backproject_args {
     const float *sino;     /* filtered sinograms, guarded layout above */
     size_t stride;         /* >= n_cols + 2 */
+    size_t slice_stride;   /* floats from line (s, i) to line (s+1, i); 0: n_angles * stride. Lets a caller
+                              backproject angles [i0, i1) of a larger sinogram: sino at line i0, n_angles =
+                              i1 - i0, slice_stride = all angles * stride, cos/sin tables from i0 */
     size_t n_slices, n_angles, n_cols;
     const float *cos_theta, *sin_theta; /* [n_angles] */
     double axis;           /* a, in detector columns */
     size_t n;              /* output grid N x N */
-    float *out;            /* [n_slices][N][N], overwritten */
+    float *out;            /* [n_slices][N][N], overwritten (or added to, with accumulate) */
+    int accumulate;        /* add to out instead of overwriting it: angles in several passes, in angle
+                              order, give the same sums as one pass */
     int *index_scratch;    /* [threads][N] */
     float *weight_scratch; /* [threads][N] */
 } tl_backproject_args;

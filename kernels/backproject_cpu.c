@@ -62,8 +62,10 @@ static void backproject_rows(void *p, size_t begin, size_t end, int thread)
     const float centre = 0.5f * (float)(n - 1);
     /* row blocks [begin, end) in units of ROW_BLOCK pixel rows */
     size_t r0 = begin * ROW_BLOCK, r1 = end * ROW_BLOCK < n ? end * ROW_BLOCK : n;
-    for (size_t s = 0; s < a->n_slices; s++)
-        memset(a->out + (s * n + r0) * n, 0, (r1 - r0) * n * sizeof(float));
+    const size_t slice_stride = a->slice_stride ? a->slice_stride : a->n_angles * a->stride;
+    if (!a->accumulate)
+        for (size_t s = 0; s < a->n_slices; s++)
+            memset(a->out + (s * n + r0) * n, 0, (r1 - r0) * n * sizeof(float));
     for (size_t i = 0; i < a->n_angles; i++) {
         const float ct = a->cos_theta[i], st = a->sin_theta[i];
         for (size_t r = r0; r < r1; r++) {
@@ -79,7 +81,7 @@ static void backproject_rows(void *p, size_t begin, size_t end, int thread)
                 wt[c] = j - (float)j0;
             }
             for (size_t s = 0; s < a->n_slices; s++) {
-                const float *restrict q = a->sino + (s * a->n_angles + i) * a->stride;
+                const float *restrict q = a->sino + s * slice_stride + i * a->stride;
                 float *restrict o = a->out + (s * n + r) * n;
                 for (size_t c = lo; c < hi; c++) {
                     float q0 = q[idx[c]], q1 = q[idx[c] + 1];

@@ -78,4 +78,12 @@ void tl_filter_plan_destroy(tl_filter_plan **plan);
  * n_cols samples, and is projection (l % n_angles). Allocates nothing. */
 void tl_filter_exec(tl_filter_plan *plan, float *data, size_t n_lines, size_t stride);
 
+/* Filter n_lines lines of the one projection `angle` in place, on the calling
+ * thread, with the scratch buffers of thread slot `slot` (0 <= slot < the
+ * thread count of the plan's workers; no two callers may use one slot at once).
+ * For stages that filter each frame as it arrives. Allocates nothing. */
+void tl_filter_exec_projection(tl_filter_plan *plan, float *data, size_t n_lines, size_t stride, size_t angle,
+                               int slot);
+int tl_filter_plan_slots(const tl_filter_plan *plan);
+
 #endif

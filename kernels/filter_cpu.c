@@ -116,26 +116,39 @@ typedef struct {
     size_t stride;
 } exec_ctx;
 
+/* One line through the padded FFT, the response h, and back. */
+static void filter_line(const tl_filter_plan *p, float *line, const float *restrict h, float *restrict real,
+                        fftwf_complex *restrict spec)
+{
+    memcpy(real, line, p->n_cols * sizeof *real);
+    memset(real + p->n_cols, 0, (p->n_padded - p->n_cols) * sizeof *real);
+    fftwf_execute_dft_r2c(p->forward, real, spec);
+    for (size_t k = 0; k < p->n_freq; k++) {
+        spec[k][0] *= h[k];
+        spec[k][1] *= h[k];
+    }
+    fftwf_execute_dft_c2r(p->backward, spec, real);
+    memcpy(line, real, p->n_cols * sizeof *real);
+}
+
 static void filter_lines(void *ctx, size_t begin, size_t end, int thread)
 {
     exec_ctx *c = ctx;
     tl_filter_plan *p = c->plan;
-    float *restrict real = p->real[thread];
-    fftwf_complex *restrict spec = p->spectrum[thread];
-    for (size_t l = begin; l < end; l++) {
-        float *line = c->data + l * c->stride;
-        const float *restrict h = p->response + (l % p->n_angles) * p->n_freq;
-        memcpy(real, line, p->n_cols * sizeof *real);
-        memset(real + p->n_cols, 0, (p->n_padded - p->n_cols) * sizeof *real);
-        fftwf_execute_dft_r2c(p->forward, real, spec);
-        for (size_t k = 0; k < p->n_freq; k++) {
-            spec[k][0] *= h[k];
-            spec[k][1] *= h[k];
-        }
-        fftwf_execute_dft_c2r(p->backward, spec, real);
-        memcpy(line, real, p->n_cols * sizeof *real);
-    }
+    for (size_t l = begin; l < end; l++)
+        filter_line(p, c->data + l * c->stride, p->response + (l % p->n_angles) * p->n_freq, p->real[thread],
+                    p->spectrum[thread]);
 }
+
+void tl_filter_exec_projection(tl_filter_plan *plan, float *data, size_t n_lines, size_t stride, size_t angle,
+                               int slot)
+{
+    const float *h = plan->response + (angle % plan->n_angles) * plan->n_freq;
+    for (size_t l = 0; l < n_lines; l++)
+        filter_line(plan, data + l * stride, h, plan->real[slot], plan->spectrum[slot]);
+}
+
+int tl_filter_plan_slots(const tl_filter_plan *plan) { return plan->n_threads; }
 
 void tl_filter_exec(tl_filter_plan *plan, float *data, size_t n_lines, size_t stride)
 {

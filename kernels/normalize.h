@@ -46,4 +46,20 @@ tl_status tl_normalize_interp_cpu(float *proj, size_t n_proj, size_t n_rows, siz
                                   const float *dark, int minus_log, size_t row_offset, tl_workers *workers,
                                   tl_normalize_stats *stats, tl_error *err) TL_MUST_CHECK;
 
+/* Prepared tables for normalizing one line at a time (streaming: each frame as
+ * it arrives). Made once when the flats and darks are known; the same policy
+ * and the same arithmetic as tl_normalize_interp_cpu. flat_after NULL: one
+ * flat. Checks the dead-pixel policy over all n_rows x n_cols pixels. */
+typedef struct tl_normalize_tables tl_normalize_tables;
+tl_status tl_normalize_tables_create(const float *flat_before, const float *flat_after, const float *dark,
+                                     size_t n_rows, size_t n_cols, size_t row_offset, tl_normalize_tables **out,
+                                     size_t *n_dead, tl_error *err) TL_MUST_CHECK;
+void tl_normalize_tables_destroy(tl_normalize_tables **tables);
+/* In place on line[n_cols] of raw counts of table row `row`; weight_after is
+ * the projection's w (ignored with one flat). Returns the number of values
+ * raised to the floor; *non_finite gets the column of the first NaN/infinite
+ * raw value, or SIZE_MAX (that value is set to 0). Allocates nothing. */
+size_t tl_normalize_line(const tl_normalize_tables *tables, size_t row, double weight_after, int minus_log,
+                         float *line, size_t *non_finite);
+
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     float *proj;
@@ -17,16 +18,34 @@ typedef struct {
     atomic_size_t first_bad; /* flat index of the first non-finite value, or SIZE_MAX */
 } norm_ctx;
 
+/* One raw value -> t or -log(t), by the policy of normalize.h. `one` selects
+ * the single-flat form (gain = 1 / (F - D)) over the interpolated one. */
+static inline float normalize_value(float raw, int one, float gain, float range_before, float range_after, float w,
+                                    float dark, int minus_log, size_t *floored)
+{
+    float t;
+    if (one) {
+        t = gain == 0.0f ? 1.0f : (raw - dark) * gain;
+    } else {
+        float range = (1.0f - w) * range_before + w * range_after;
+        t = (range_before == 0.0f || range_after == 0.0f) ? 1.0f : (raw - dark) / range;
+    }
+    if (!(t > TL_NORMALIZE_FLOOR)) {
+        t = TL_NORMALIZE_FLOOR;
+        (*floored)++;
+    }
+    return minus_log ? -logf(t) : t;
+}
+
 static void normalize_frames(void *p, size_t begin, size_t end, int thread)
 {
     (void)thread;
     norm_ctx *c = p;
     size_t frame_size = c->n_rows * c->n_cols;
     size_t floored = 0;
+    const int one = !c->after_weight;
     for (size_t f = begin; f < end; f++) {
         float *restrict v = c->proj + f * frame_size;
-        const float *restrict gain = c->gain;
-        const float *restrict dark = c->dark;
         const float w = c->after_weight ? (float)c->after_weight[f] : 0.0f;
         for (size_t i = 0; i < frame_size; i++) {
             float raw = v[i];
@@ -37,18 +56,8 @@ static void normalize_frames(void *p, size_t begin, size_t end, int thread)
                 v[i] = 0.0f;
                 continue;
             }
-            float t;
-            if (!c->after_weight) {
-                t = gain[i] == 0.0f ? 1.0f : (raw - dark[i]) * gain[i];
-            } else {
-                float range = (1.0f - w) * c->range_before[i] + w * c->range_after[i];
-                t = (c->range_before[i] == 0.0f || c->range_after[i] == 0.0f) ? 1.0f : (raw - dark[i]) / range;
-            }
-            if (!(t > TL_NORMALIZE_FLOOR)) {
-                t = TL_NORMALIZE_FLOOR;
-                floored++;
-            }
-            v[i] = c->minus_log ? -logf(t) : t;
+            v[i] = normalize_value(raw, one, one ? c->gain[i] : 0.0f, one ? 0.0f : c->range_before[i],
+                                   one ? 0.0f : c->range_after[i], w, c->dark[i], c->minus_log, &floored);
         }
     }
     atomic_fetch_add(&c->n_floored, floored);
@@ -151,4 +160,80 @@ tl_status tl_normalize_interp_cpu(float *proj, size_t n_proj, size_t n_rows, siz
         stats->n_dead_pixels += n_dead > n_dead_after ? n_dead : n_dead_after;
     }
     return TL_OK;
+}
+
+struct tl_normalize_tables {
+    size_t n_rows, n_cols;
+    int one;
+    float *gain_or_before; /* one flat: 1 / (F - D); two: F_before - D (0: dead) */
+    float *range_after;    /* two flats: F_after - D */
+    float *dark;
+};
+
+void tl_normalize_tables_destroy(tl_normalize_tables **tables)
+{
+    if (!tables || !*tables)
+        return;
+    free((*tables)->gain_or_before);
+    free((*tables)->range_after);
+    free((*tables)->dark);
+    free(*tables);
+    *tables = NULL;
+}
+
+tl_status tl_normalize_tables_create(const float *flat_before, const float *flat_after, const float *dark,
+                                     size_t n_rows, size_t n_cols, size_t row_offset, tl_normalize_tables **out,
+                                     size_t *n_dead, tl_error *err)
+{
+    *out = NULL;
+    size_t frame_size = n_rows * n_cols, dead = 0, dead_after = 0;
+    tl_normalize_tables *t = calloc(1, sizeof *t);
+    if (!t)
+        return tl_error_set(err, TL_ERR_NOMEM, "normalize: out of memory");
+    t->n_rows = n_rows;
+    t->n_cols = n_cols;
+    t->one = flat_after == NULL;
+    t->gain_or_before = malloc(frame_size * sizeof(float));
+    t->range_after = t->one ? NULL : malloc(frame_size * sizeof(float));
+    t->dark = malloc(frame_size * sizeof(float));
+    if (!t->gain_or_before || !t->dark || (!t->one && !t->range_after)) {
+        tl_normalize_tables_destroy(&t);
+        return tl_error_set(err, TL_ERR_NOMEM, "normalize: cannot allocate %zu x %zu flat tables", n_rows, n_cols);
+    }
+    tl_status st = flat_ranges(flat_before, dark, n_rows, n_cols, row_offset, t->gain_or_before, &dead, err);
+    if (st == TL_OK && !t->one)
+        st = flat_ranges(flat_after, dark, n_rows, n_cols, row_offset, t->range_after, &dead_after, err);
+    if (st != TL_OK) {
+        tl_normalize_tables_destroy(&t);
+        return st;
+    }
+    if (t->one)
+        for (size_t i = 0; i < frame_size; i++)
+            t->gain_or_before[i] = t->gain_or_before[i] > 0.0f ? 1.0f / t->gain_or_before[i] : 0.0f;
+    memcpy(t->dark, dark, frame_size * sizeof(float));
+    if (n_dead)
+        *n_dead = dead > dead_after ? dead : dead_after;
+    *out = t;
+    return TL_OK;
+}
+
+size_t tl_normalize_line(const tl_normalize_tables *t, size_t row, double weight_after, int minus_log, float *line,
+                         size_t *non_finite)
+{
+    size_t floored = 0, n = t->n_cols, at = row * n;
+    const float w = (float)weight_after;
+    *non_finite = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        float raw = line[i];
+        if (!isfinite(raw)) {
+            if (*non_finite == (size_t)-1)
+                *non_finite = i;
+            line[i] = 0.0f;
+            continue;
+        }
+        line[i] = normalize_value(raw, t->one, t->one ? t->gain_or_before[at + i] : 0.0f,
+                                  t->one ? 0.0f : t->gain_or_before[at + i], t->one ? 0.0f : t->range_after[at + i],
+                                  w, t->dark[at + i], minus_log, &floored);
+    }
+    return floored;
 }
