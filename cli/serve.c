@@ -77,6 +77,7 @@ typedef struct scan_state {
     char name[TL_WIRE_TEXT_MAX];
     tl_wire_scan_start start; /* owns the angles and the experiment */
     char output[4200];
+    char client[128];         /* the CURVE client's key name (ZAP User-Id), or "" */
     size_t row_begin, row_end;
     tl_workers *team;         /* ring removal and the axis search */
     tl_rings_plan *rings;
@@ -174,7 +175,7 @@ static void on_preview(void *ctx, const float *volume, size_t nz, size_t n, size
     free(cut);
 }
 
-static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, size_t *count)
+static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const char *client, size_t *count)
 {
     const tl_config *cfg = srv->cfg;
     if (find_scan(scans, m->scan)) {
@@ -238,6 +239,7 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, size_t *
     memset(s, 0, sizeof *s);
     s->srv = srv;
     snprintf(s->id, sizeof s->id, "%s", m->scan);
+    snprintf(s->client, sizeof s->client, "%s", client ? client : "");
     tl_wire_sanitize_name(st->name, s->name, sizeof s->name);
     s->start = *st;
     m->start.angles = NULL; /* ours now */
@@ -305,6 +307,8 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, size_t *
         count[C_FAILED]++;
         return;
     }
+    if (s->client[0])
+        tl_log_info("serve: scan '%s' from CURVE client '%s'", s->id, s->client);
     tl_log_info("serve: scan '%s' -> %s: %zu darks, %zu flats, %zu projections of %zu x %zu %s; rows %zu..%zu, axis "
                 "%s, ring removal %s, %.1f MiB held",
                 s->id, s->output, s->start.n_dark, s->start.n_flat, s->start.n_proj, s->start.rows, s->start.cols,
@@ -408,6 +412,10 @@ static char *stream_report(const scan_state *s, const tl_stream_stats *st, const
     tl_jbuf_string(&b, s->start.name);
     tl_jbuf_raw(&b, ",\"listen\":");
     tl_jbuf_string(&b, listen);
+    if (s->client[0]) {
+        tl_jbuf_raw(&b, ",\"client\":");
+        tl_jbuf_string(&b, s->client);
+    }
     tl_jbuf_printf(&b, ",\"frames\":{\"projections\":%zu,\"flats\":%zu,\"darks\":%zu},\"bytes\":%zu",
                    st->frames[0], st->frames[1], st->frames[2], st->bytes);
     tl_jbuf_printf(&b, ",\"ingest_seconds\":%.6f", s->t_last_frame - s->t_start);
@@ -753,7 +761,8 @@ int tl_cmd_serve(int argc, char **argv)
                     tl_log_warn("serve: scan-start of '%s' with %zu parts: dropped", m.scan, n_parts);
                     count[C_BAD_PAYLOAD]++;
                 } else {
-                    start_scan(&srv, scans, &m, count);
+                    /* with CURVE, which allowed key sent it (the name of its .public file) */
+                    start_scan(&srv, scans, &m, curve ? zmq_msg_gets(&parts[0], "User-Id") : NULL, count);
                 }
                 break;
             case TL_WIRE_FRAME:

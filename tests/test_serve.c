@@ -433,6 +433,12 @@ Test(serve, curve_admits_allowed_clients_only)
     char vol[4200];
     snprintf(vol, sizeof vol, "%s/admitted.nxs", sv.out);
     cr_assert(wait_for(vol, NULL, 60), "the allowed client's scan was not reconstructed");
+    tl_json *rep = stream_report(vol);
+    const tl_json *client = tl_json_get(rep, "client");
+    cr_expect(client && client->type == TL_JSON_STRING && strcmp(client->text, "beamline") == 0,
+              "the provenance names the client key that sent the scan");
+    tl_json_free(rep);
+    free(rep);
     tl_test_run(&r, "send '%s' --connect %s --name refused --curve-server-key '%s/server.public' "
                     "--curve-client-key '%s/intruder.secret' --send-timeout 2 --quiet",
                 scan, sv.endpoint, keys, keys);
