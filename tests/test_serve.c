@@ -453,3 +453,26 @@ Test(serve, curve_admits_allowed_clients_only)
     cr_expect(file_has(sv.log, "serve: CURVE: refused client"), "no refusal in %s", sv.log);
     cr_expect(file_has(sv.log, "reconstructed 1, clients refused "), "summary in %s", sv.log);
 }
+
+/* --rotation-axis auto and ring removal: the axis search and the rings run at
+ * scan-end on what the stages kept, and the volume equals the batch recon's. */
+Test(serve, auto_axis_and_ring_removal_equal_batch)
+{
+    char scan[4200], batch[4200], vol[4200];
+    snprintf(scan, sizeof scan, "%s/scan.nxs", dir);
+    snprintf(batch, sizeof batch, "%s/batch.nxs", dir);
+    simulate(scan);
+    const char *opts = "--rotation-axis auto --remove-stripe-method fw --threads 2";
+    service sv;
+    start_service(&sv, "auto", opts);
+    tl_test_run_result r;
+    tl_test_run(&r, "send '%s' --connect %s --name auto --quiet", scan, sv.endpoint);
+    cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
+    snprintf(vol, sizeof vol, "%s/auto.nxs", sv.out);
+    cr_assert(wait_for(vol, NULL, 60), "no %s", vol);
+    tl_test_run(&r, "recon '%s' -o '%s' %s --quiet", scan, batch, opts);
+    cr_assert_eq(r.exit_code, 0, "%s", r.err);
+    assert_volumes_equal(vol, batch, 1e-5);
+    cr_expect(file_has(sv.log, "rotation axis 23.5"), "the searched axis in %s", sv.log);
+    stop_service(&sv);
+}
