@@ -218,8 +218,9 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const ch
         count[C_OVER_LIMIT]++;
         return;
     }
-    double held = (double)(row_end - row_begin) * (double)st->cols *
-                  ((double)st->n_proj * (double)(st->cols + 2) + (double)st->cols) * 4.0;
+    /* sinograms rows x projections x (cols + 2) and volume rows x cols x cols, floats */
+    double held = (double)(row_end - row_begin) *
+                  ((double)st->n_proj * (double)(st->cols + 2) + (double)st->cols * (double)st->cols) * 4.0;
     if (held > cfg->max_scan_bytes) {
         tl_log_warn("serve: scan '%s' refused: reconstructing its rows %zu..%zu holds %.0f bytes (sinograms and "
                     "volume), more than --max-scan-bytes %.0f; reconstruct fewer rows (--start-row/--end-row)",
