@@ -200,7 +200,9 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     tl_filter_window window;
     if ((st = tl_backend_resolve(cfg->backend, &backend, err)) != TL_OK)
         return st;
-    if ((st = tl_filter_parse(cfg->fbp_filter, &window, err)) != TL_OK)
+    tl_algorithm algorithm;
+    if ((st = tl_filter_parse(cfg->fbp_filter, &window, err)) != TL_OK ||
+        (st = tl_algorithm_parse(cfg->reconstruction_algorithm, &algorithm, err)) != TL_OK)
         return st;
     snprintf(report->backend, sizeof report->backend, "%s", tl_backend_name(backend));
 
@@ -246,7 +248,8 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
         chunk = row_end - row_begin;
     size_t n = n_cols;
     tl_fbp_desc desc = {.n_angles = n_angles, .n_cols = n_cols, .n = n, .max_slices = chunk,
-                        .angles_deg = info->angles_deg, .axis = axis, .window = window, .backend = backend};
+                        .angles_deg = info->angles_deg, .axis = axis, .window = window, .backend = backend,
+                        .algorithm = algorithm};
     if ((st = tl_fbp_plan_create(&desc, workers, &plan, err)) != TL_OK)
         goto done;
     char rings_described[256];
@@ -268,9 +271,10 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
         tl_log_info("recon: %s (%s%s): %zu projections, %zu flats, %zu darks, %zu x %zu pixels", input,
                     info->description, info->kind == TL_SOURCE_NORMALIZED ? ", normalized" : "", n_angles,
                     info->n_flat, info->n_dark, info->n_rows, n_cols);
-    tl_log_info("recon: rows %zu..%zu, axis %.2f (%s), ring removal %s, filter %s, %s backend, %d threads, slabs of "
-                "%zu rows (%.1f MiB working memory)",
-                row_begin, row_end - 1, axis, axis_method, rings_described, tl_filter_name(window),
+    tl_log_info("recon: rows %zu..%zu, axis %.2f (%s), ring removal %s, %s, filter %s, %s backend, %d threads, slabs "
+                "of %zu rows (%.1f MiB working memory)",
+                row_begin, row_end - 1, axis, axis_method, rings_described, tl_algorithm_name(algorithm),
+                tl_filter_name(window),
                 tl_backend_name(backend),
                 tl_workers_count(workers), chunk, (double)report->slab_bytes / 1048576.0);
 
@@ -405,10 +409,10 @@ int tl_cmd_recon(int argc, char **argv)
                output, rep.n_slices, rep.n, rep.n, cfg.dtype, rep.row_begin, rep.axis, rep.axis_method,
                cfg.fbp_filter, rep.backend);
     else
-        printf("tomoline recon: wrote %s: %zu slices of %zu x %zu %s (rows %zu..%zu), axis %.2f (%s), filter %s, "
+        printf("tomoline recon: wrote %s: %zu slices of %zu x %zu %s (rows %zu..%zu), axis %.2f (%s), %s, filter %s, "
                "%s backend\n",
                output, rep.n_slices, rep.n, rep.n, cfg.dtype, rep.row_begin, rep.row_end - 1, rep.axis,
-               rep.axis_method, cfg.fbp_filter, rep.backend);
+               rep.axis_method, cfg.reconstruction_algorithm, cfg.fbp_filter, rep.backend);
     printf("tomoline recon: %.2f s (%.2f slices/s; read %.2f, normalize %.2f, transpose %.2f, rings %.2f, "
            "filter+backproject %.2f, write %.2f), peak memory %.1f MiB\n",
            rep.seconds, rep.slices_per_second, rep.stage_seconds[0], rep.stage_seconds[1], rep.stage_seconds[2],

@@ -108,9 +108,11 @@ tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *outp
     tl_status st;
     tl_backend backend;
     tl_filter_window window;
+    tl_algorithm algorithm;
     int format = 0, compression = 0;
     if ((st = tl_backend_resolve(cfg->backend, &backend, err)) != TL_OK ||
         (st = tl_filter_parse(cfg->fbp_filter, &window, err)) != TL_OK ||
+        (st = tl_algorithm_parse(cfg->reconstruction_algorithm, &algorithm, err)) != TL_OK ||
         (st = tl_volume_format_parse(cfg->save_format, &format, err)) != TL_OK ||
         (st = tl_volume_compression_parse(cfg->compression, &compression, err)) != TL_OK)
         return st;
@@ -230,7 +232,7 @@ tl_status tl_recon_try(const tl_config *cfg, const char *input, const char *outp
     double t_fbp = tl_now();
     tl_cor_sinograms in = {.sino = sino, .n_rows = 1, .n_angles = n_angles, .n_cols = n_cols,
                            .angles_deg = info->angles_deg};
-    if ((st = tl_cor_trial_create(&in, n, window, workers, &trial, err)) != TL_OK)
+    if ((st = tl_cor_trial_create(&in, n, window, algorithm, workers, &trial, err)) != TL_OK)
         goto done;
     double fbp_s = tl_now() - t_fbp, write_s = 0;
     free(sino);

@@ -259,6 +259,7 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const ch
     tl_error err = {0};
     tl_status rc = TL_OK;
     tl_filter_window window = TL_FILTER_RAMP;
+    tl_algorithm algorithm = TL_ALGORITHM_FBP;
     char rings_described[256] = "";
     s->seen = calloc(s->total, 1);
     s->slot_taken = calloc(s->start.n_proj, 1);
@@ -266,6 +267,8 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const ch
         rc = tl_error_set(&err, TL_ERR_NOMEM, "out of memory");
     if (rc == TL_OK)
         rc = tl_filter_parse(cfg->fbp_filter, &window, &err);
+    if (rc == TL_OK)
+        rc = tl_algorithm_parse(cfg->reconstruction_algorithm, &algorithm, &err);
     if (rc == TL_OK)
         rc = tl_workers_create((int)cfg->threads, &s->team, &err);
     if (rc == TL_OK)
@@ -291,6 +294,7 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const ch
                             .n_dark = s->start.n_dark,
                             .angles_deg = s->start.angles,
                             .window = window,
+                            .algorithm = algorithm,
                             .axis = s->axis,
                             .rings = s->rings,
                             .keep_rows = s->keep_rows,
@@ -643,9 +647,11 @@ int tl_cmd_serve(int argc, char **argv)
     /* Options every scan will use are checked once, here, not at the first scan-end. */
     tl_backend backend;
     tl_filter_window window;
+    tl_algorithm algorithm;
     int fmt = 0, compression = 0;
     if (tl_recon_check_catalog_url(&cfg, &err) != TL_OK || tl_backend_resolve(cfg.backend, &backend, &err) != TL_OK ||
         tl_filter_parse(cfg.fbp_filter, &window, &err) != TL_OK ||
+        tl_algorithm_parse(cfg.reconstruction_algorithm, &algorithm, &err) != TL_OK ||
         tl_volume_format_parse(cfg.save_format, &fmt, &err) != TL_OK ||
         tl_volume_compression_parse(cfg.compression, &compression, &err) != TL_OK)
         return tl_cli_fail(&err);

@@ -325,7 +325,7 @@ tl_status tl_cnn_view_create(const tl_cor_sinograms *in, size_t bin, size_t k, t
     tl_cor_sinograms pad = red;
     pad.sino = padded;
     pad.n_cols = wp;
-    st = tl_cor_trial_create(&pad, n, TL_FILTER_RAMP, workers, &v->trial, err);
+    st = tl_cor_trial_create(&pad, n, TL_FILTER_RAMP, TL_ALGORITHM_FBP, workers, &v->trial, err);
     free(padded);
     tl_cor_reduced_free(&red);
     if (st != TL_OK) {

@@ -154,7 +154,7 @@ static tl_status stage_init(stage *st, const tl_cor_sinograms *data, int parts, 
         return tl_error_set(err, TL_ERR_NOMEM, "entropy: out of memory");
     tl_status s = TL_OK;
     for (int p = 0; p < parts && s == TL_OK; p++)
-        s = tl_cor_trial_create(&data[p], st->n, TL_FILTER_RAMP, workers, &st->trial[p], err);
+        s = tl_cor_trial_create(&data[p], st->n, TL_FILTER_RAMP, TL_ALGORITHM_FBP, workers, &st->trial[p], err);
     if (s == TL_OK)
         s = set_range(st, 0.5 * (a_lo + a_hi), err);
     if (s != TL_OK)

@@ -12,8 +12,8 @@ struct tl_cor_trial {
     size_t n_rows, n;
 };
 
-tl_status tl_cor_trial_create(const tl_cor_sinograms *in, size_t n, tl_filter_window window, tl_workers *workers,
-                              tl_cor_trial **out, tl_error *err)
+tl_status tl_cor_trial_create(const tl_cor_sinograms *in, size_t n, tl_filter_window window, tl_algorithm algorithm,
+                              tl_workers *workers, tl_cor_trial **out, tl_error *err)
 {
     *out = NULL;
     tl_cor_trial *t = calloc(1, sizeof *t);
@@ -30,6 +30,7 @@ tl_status tl_cor_trial_create(const tl_cor_sinograms *in, size_t n, tl_filter_wi
         .axis = 0.5 * ((double)in->n_cols - 1.0),
         .window = window,
         .backend = TL_BACKEND_CPU,
+        .algorithm = algorithm,
     };
     tl_status st = tl_fbp_plan_create(&desc, workers, &t->plan, err);
     if (st == TL_OK) {

@@ -12,15 +12,16 @@
 
 #include "cor.h"
 #include "filter.h"
+#include "fbp.h"
 #include "status.h"
 #include "workers.h"
 
 typedef struct tl_cor_trial tl_cor_trial;
 
 /* sino[n_rows][n_angles][n_cols] is copied and filtered; slices are n x n
- * (0: n_cols), centred on the axis as in DESIGN.md. */
-tl_status tl_cor_trial_create(const tl_cor_sinograms *in, size_t n, tl_filter_window window, tl_workers *workers,
-                              tl_cor_trial **out, tl_error *err) TL_MUST_CHECK;
+ * (0: n_cols), centred on the axis as in DESIGN.md, by direct FBP or gridrec. */
+tl_status tl_cor_trial_create(const tl_cor_sinograms *in, size_t n, tl_filter_window window, tl_algorithm algorithm,
+                              tl_workers *workers, tl_cor_trial **out, tl_error *err) TL_MUST_CHECK;
 void tl_cor_trial_destroy(tl_cor_trial **trial);
 size_t tl_cor_trial_n(const tl_cor_trial *trial);
 /* Reconstruct every row at `axis` into out[n_rows][n][n]. */

@@ -22,6 +22,13 @@
 #include "status.h"
 #include "workers.h"
 
+/* How slices are made from the sinograms: direct filtered backprojection, or
+ * Fourier gridding (gridrec.h), which takes the same unfiltered input. */
+typedef enum { TL_ALGORITHM_FBP = 0, TL_ALGORITHM_GRIDREC } tl_algorithm;
+/* "fbp" | "gridrec" -> algorithm; anything else is TL_ERR_INVALID naming the choices. */
+tl_status tl_algorithm_parse(const char *name, tl_algorithm *out, tl_error *err) TL_MUST_CHECK;
+const char *tl_algorithm_name(tl_algorithm algorithm);
+
 typedef struct tl_fbp_desc {
     size_t n_angles, n_cols;   /* sinogram shape */
     size_t n;                  /* output slices are n x n (0: n_cols) */
@@ -30,6 +37,7 @@ typedef struct tl_fbp_desc {
     double axis;               /* rotation axis a, detector columns */
     tl_filter_window window;
     tl_backend backend;
+    tl_algorithm algorithm;    /* TL_ALGORITHM_FBP (0) unless asked */
 } tl_fbp_desc;
 
 typedef struct tl_fbp_plan tl_fbp_plan;
@@ -50,7 +58,9 @@ tl_status tl_fbp_exec(tl_fbp_plan *plan, size_t n_slices, float *out, tl_error *
 /* The two halves of tl_fbp_exec, for trial reconstructions at many axes (the
  * centre search, try mode): filter the buffer once in place, then backproject
  * the filtered buffer as often as needed, each time with its own axis (the
- * buffer is left as it is). */
+ * buffer is left as it is). With gridrec, the filter step does nothing (gridrec
+ * filters in Fourier space) and each "backprojection" is a gridrec of the
+ * unfiltered buffer. */
 tl_status tl_fbp_filter(tl_fbp_plan *plan, size_t n_slices, tl_error *err) TL_MUST_CHECK;
 tl_status tl_fbp_backproject(tl_fbp_plan *plan, size_t n_slices, double axis, float *out,
                              tl_error *err) TL_MUST_CHECK;

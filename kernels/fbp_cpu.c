@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backproject.h"
+#include "gridrec.h"
 
 struct tl_fbp_plan {
     tl_fbp_desc desc;
@@ -18,8 +19,23 @@ struct tl_fbp_plan {
     int *index_scratch;
     float *weight_scratch;
     tl_filter_plan *filter;
+    tl_gridrec_plan *gridrec; /* TL_ALGORITHM_GRIDREC */
     size_t bytes;
 };
+
+tl_status tl_algorithm_parse(const char *name, tl_algorithm *out, tl_error *err)
+{
+    if (strcmp(name, "fbp") == 0)
+        *out = TL_ALGORITHM_FBP;
+    else if (strcmp(name, "gridrec") == 0)
+        *out = TL_ALGORITHM_GRIDREC;
+    else
+        return tl_error_set(err, TL_ERR_INVALID, "--reconstruction-algorithm '%s': unknown (allowed: fbp, gridrec)",
+                            name);
+    return TL_OK;
+}
+
+const char *tl_algorithm_name(tl_algorithm algorithm) { return algorithm == TL_ALGORITHM_GRIDREC ? "gridrec" : "fbp"; }
 
 void tl_fbp_plan_destroy(tl_fbp_plan **plan)
 {
@@ -27,6 +43,7 @@ void tl_fbp_plan_destroy(tl_fbp_plan **plan)
         return;
     tl_fbp_plan *p = *plan;
     tl_filter_plan_destroy(&p->filter);
+    tl_gridrec_plan_destroy(&p->gridrec);
     free(p->sino);
     free(p->cos_theta);
     free(p->sin_theta);
@@ -83,6 +100,19 @@ tl_status tl_fbp_plan_create(const tl_fbp_desc *desc, tl_workers *workers, tl_fb
         p->sin_theta[i] = (float)sin(t);
     }
     tl_status st = tl_angle_weights(desc->angles_deg, desc->n_angles, weights, err);
+    if (st == TL_OK && desc->algorithm == TL_ALGORITHM_GRIDREC) {
+        st = tl_gridrec_plan_create(desc->n_angles, desc->n_cols, p->desc.n, desc->angles_deg, desc->window, workers,
+                                    &p->gridrec, err);
+        if (st == TL_OK)
+            p->bytes += tl_gridrec_plan_bytes(p->gridrec);
+        free(weights);
+        if (st != TL_OK) {
+            tl_fbp_plan_destroy(&p);
+            return st;
+        }
+        *out = p;
+        return TL_OK;
+    }
     if (st == TL_OK)
         st = tl_filter_plan_create(desc->n_angles, desc->n_cols, desc->window, weights, workers, &p->filter, err);
     free(weights);
@@ -118,6 +148,8 @@ tl_status tl_fbp_filter(tl_fbp_plan *p, size_t n_slices, tl_error *err)
     tl_status st = check_slices(p, n_slices, err);
     if (st != TL_OK || n_slices == 0)
         return st;
+    if (p->gridrec)
+        return TL_OK; /* gridrec filters in Fourier space, inside tl_gridrec_exec */
     size_t n_lines = n_slices * p->desc.n_angles;
     /* filter the data columns (offset 1), then re-zero the guards the filter may not touch */
     tl_filter_exec(p->filter, p->sino + 1, n_lines, p->stride);
@@ -135,6 +167,8 @@ tl_status tl_fbp_backproject(tl_fbp_plan *p, size_t n_slices, double axis, float
         return st;
     if (!isfinite(axis))
         return tl_error_set(err, TL_ERR_INVALID, "fbp: the rotation axis is not a finite number");
+    if (p->gridrec)
+        return tl_gridrec_exec(p->gridrec, p->sino, p->stride, n_slices, axis, out, err);
     tl_backproject_args args = {
         .sino = p->sino,
         .stride = p->stride,

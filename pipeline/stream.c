@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "backproject.h"
+#include "gridrec.h"
 #include "log.h"
 #include "normalize.h"
 #include "workers.h"
@@ -54,6 +56,7 @@ struct tl_stream {
     tl_queue *free_items, *work;
     tl_workers *team; /* finish-time work; its count is the filter plan's slot count */
     tl_filter_plan *filter;
+    tl_gridrec_plan *gridrec; /* TL_ALGORITHM_GRIDREC */
     size_t bytes;
 
     pthread_mutex_t lock;
@@ -290,9 +293,13 @@ static void *backproject_main(void *arg)
 {
     tl_stream *s = arg;
     /* Below the stages that keep up with the detector: when the cores are
-     * short, frames are taken and filtered first, and backprojection catches up
-     * (Linux: the nice value is per thread; the team's threads inherit it). */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+     * short, frames are taken and filtered first, and backprojection uses only
+     * what they leave idle (Linux SCHED_IDLE, per thread, inherited by the
+     * team's threads; nice 19 where it is refused). At scan-end, with the
+     * stages idle, it has the cores to itself. */
+    struct sched_param idle = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     tl_workers *team = NULL;
     tl_error err = {0};
     if (tl_workers_create(s->d.threads, &team, &err) != TL_OK) {
@@ -363,6 +370,7 @@ void tl_stream_destroy(tl_stream **stream)
     tl_queue_destroy(&s->work);
     tl_queue_destroy(&s->free_items);
     tl_filter_plan_destroy(&s->filter);
+    tl_gridrec_plan_destroy(&s->gridrec);
     tl_workers_destroy(&s->team);
     tl_normalize_tables_destroy(&s->tables);
     if (s->frame_scratch)
@@ -416,7 +424,8 @@ tl_status tl_stream_create(const tl_stream_desc *desc, tl_stream **out, tl_error
     s->n = d->n ? d->n : d->cols;
     s->stride = d->cols + 2;
     s->pixel_size = d->dtype == TL_STREAM_UINT16 ? 2 : 4;
-    s->filter_on_arrival = !d->rings || tl_rings_plan_method(d->rings) == TL_RINGS_NONE;
+    s->filter_on_arrival = (!d->rings || tl_rings_plan_method(d->rings) == TL_RINGS_NONE) &&
+                           d->algorithm == TL_ALGORITHM_FBP;
     s->axis = d->axis;
     s->axis_known = isfinite(d->axis);
     size_t frame = s->rows * d->cols, T = (size_t)d->threads;
@@ -476,7 +485,9 @@ tl_status tl_stream_create(const tl_stream_desc *desc, tl_stream **out, tl_error
     tl_status st = tl_angle_weights(d->angles_deg, d->n_proj, weights, err);
     if (st == TL_OK)
         st = tl_workers_create(d->threads, &s->team, err);
-    if (st == TL_OK)
+    if (st == TL_OK && d->algorithm == TL_ALGORITHM_GRIDREC)
+        st = tl_gridrec_plan_create(d->n_proj, d->cols, s->n, d->angles_deg, d->window, s->team, &s->gridrec, err);
+    else if (st == TL_OK)
         st = tl_filter_plan_create(d->n_proj, d->cols, d->window, weights, s->team, &s->filter, err);
     free(weights);
     if (st == TL_OK)
@@ -487,7 +498,8 @@ tl_status tl_stream_create(const tl_stream_desc *desc, tl_stream **out, tl_error
         tl_stream_destroy(&s);
         return st;
     }
-    s->bytes += tl_filter_padded_size(d->cols) * (T + d->n_proj / 2 + 1) * sizeof(float);
+    s->bytes += s->gridrec ? tl_gridrec_plan_bytes(s->gridrec)
+                           : tl_filter_padded_size(d->cols) * (T + d->n_proj / 2 + 1) * sizeof(float);
     for (size_t i = 0; i < d->frame_buffers; i++) {
         s->items[i].raw = s->raw_buffers + i * frame * s->pixel_size;
         if (!tl_queue_push(s->free_items, &s->items[i])) {
@@ -718,16 +730,36 @@ tl_status tl_stream_finish(tl_stream *s, const float **volume, tl_stream_stats *
     if (!axis_known)
         return tl_error_set(err, TL_ERR_INVALID, "stream: no rotation axis was given before the end of the scan");
     if (!s->filter_on_arrival) {
-        /* Ring removal sees whole sinograms; then every line is filtered. */
+        /* Ring removal sees whole sinograms; then every line is filtered, or the
+         * whole store goes through gridrec. */
         double t0 = tl_now();
-        tl_rings_exec(s->d.rings, s->store + 1, s->rows, s->stride);
+        if (s->d.rings && tl_rings_plan_method(s->d.rings) != TL_RINGS_NONE)
+            tl_rings_exec(s->d.rings, s->store + 1, s->rows, s->stride);
         double t1 = tl_now();
-        tl_filter_exec(s->filter, s->store + 1, s->rows * s->d.n_proj, s->stride);
-        pthread_mutex_lock(&s->lock);
-        s->stats.seconds[TL_STREAM_RINGS] += t1 - t0;
-        s->stats.seconds[TL_STREAM_FILTER] += tl_now() - t1;
-        memset(s->slot_state, SLOT_FILTERED, s->d.n_proj);
-        pthread_mutex_unlock(&s->lock);
+        if (s->gridrec) {
+            st = tl_gridrec_exec(s->gridrec, s->store, s->stride, s->rows, s->axis, s->volume, err);
+            pthread_mutex_lock(&s->lock);
+            s->stats.seconds[TL_STREAM_RINGS] += t1 - t0;
+            s->stats.seconds[TL_STREAM_BACKPROJECT_AFTER] += tl_now() - t1;
+            if (st != TL_OK) {
+                fail(s, err);
+                pthread_mutex_unlock(&s->lock);
+                return st;
+            }
+            s->bp_done = s->d.n_proj; /* the backprojection thread has nothing to do */
+            s->stats.backproject_passes = 1;
+            pthread_cond_broadcast(&s->changed);
+            pthread_mutex_unlock(&s->lock);
+            if (s->d.preview)
+                s->d.preview(s->d.preview_ctx, s->volume, s->rows, s->n, s->d.n_proj, s->d.n_proj);
+        } else {
+            tl_filter_exec(s->filter, s->store + 1, s->rows * s->d.n_proj, s->stride);
+            pthread_mutex_lock(&s->lock);
+            s->stats.seconds[TL_STREAM_RINGS] += t1 - t0;
+            s->stats.seconds[TL_STREAM_FILTER] += tl_now() - t1;
+            memset(s->slot_state, SLOT_FILTERED, s->d.n_proj);
+            pthread_mutex_unlock(&s->lock);
+        }
     }
     pthread_mutex_lock(&s->lock);
     s->final = 1;

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fbp.h"
 #include "filter.h"
 #include "queue.h"
 #include "rings.h"
@@ -58,6 +59,9 @@ typedef struct tl_stream_desc {
     const double *angles_deg;     /* [n_proj], degrees, copied */
     size_t n;                     /* output slices are n x n (0: cols) */
     tl_filter_window window;
+    tl_algorithm algorithm;       /* fbp: incremental as above; gridrec: the store is kept unfiltered and
+                                     reconstructed at tl_stream_finish (Fourier gridding is not a sum over
+                                     angles that could start early; it is fast at the end) */
     double axis;                  /* NAN: not known yet (tl_stream_set_axis) */
     tl_rings_plan *rings;         /* NULL or method none: filter on arrival; borrowed, lives longer */
     const size_t *keep_rows;      /* detector rows whose unfiltered -log sinograms are kept (axis search) */

@@ -456,13 +456,12 @@ Test(serve, curve_admits_allowed_clients_only)
 
 /* --rotation-axis auto and ring removal: the axis search and the rings run at
  * scan-end on what the stages kept, and the volume equals the batch recon's. */
-Test(serve, auto_axis_and_ring_removal_equal_batch)
+static void served_equals_batch(const char *opts)
 {
     char scan[4200], batch[4200], vol[4200];
     snprintf(scan, sizeof scan, "%s/scan.nxs", dir);
     snprintf(batch, sizeof batch, "%s/batch.nxs", dir);
     simulate(scan);
-    const char *opts = "--rotation-axis auto --remove-stripe-method fw --threads 2";
     service sv;
     start_service(&sv, "auto", opts);
     tl_test_run_result r;
@@ -475,4 +474,15 @@ Test(serve, auto_axis_and_ring_removal_equal_batch)
     assert_volumes_equal(vol, batch, 1e-5);
     cr_expect(file_has(sv.log, "rotation axis 23.5"), "the searched axis in %s", sv.log);
     stop_service(&sv);
+}
+
+Test(serve, auto_axis_and_ring_removal_equal_batch)
+{
+    served_equals_batch("--rotation-axis auto --remove-stripe-method fw --threads 2");
+}
+
+/* gridrec: the stages keep the sinograms unfiltered and grid them at scan-end. */
+Test(serve, gridrec_equals_batch)
+{
+    served_equals_batch("--rotation-axis auto --reconstruction-algorithm gridrec --threads 2");
 }
