@@ -147,8 +147,10 @@ tl_status tl_cor_registration(const tl_cor_sinograms *in, double lo, double hi, 
         st = tl_error_set(err, TL_ERR_NOMEM, "registration: out of memory");
         goto done;
     }
+    tl_fftw_planner_lock(); /* FFTW's planner is not thread-safe (filter.h) */
     plan_a = fftwf_plan_dft_r2c_1d((int)L, line_a, fa, FFTW_ESTIMATE);
     plan_b = fftwf_plan_dft_r2c_1d((int)L, line_b, fb, FFTW_ESTIMATE);
+    tl_fftw_planner_unlock();
     if (!plan_a || !plan_b) {
         st = tl_error_set(err, TL_ERR_NOMEM, "registration: cannot plan an FFT of %zu points", L);
         goto done;
@@ -270,10 +272,12 @@ tl_status tl_cor_registration(const tl_cor_sinograms *in, double lo, double hi, 
     snprintf(est->message, sizeof est->message, "%zu opposite pair%s, %zu rows", n_pairs, n_pairs == 1 ? "" : "s",
              in->n_rows);
 done:
+    tl_fftw_planner_lock();
     if (plan_a)
         fftwf_destroy_plan(plan_a);
     if (plan_b)
         fftwf_destroy_plan(plan_b);
+    tl_fftw_planner_unlock();
     free(order);
     free(pairs);
     fftwf_free(line_a);

@@ -51,10 +51,12 @@ typedef struct {
 
 static void vo_free(vo_ctx *v)
 {
+    tl_fftw_planner_lock();
     if (v->plan2d)
         fftwf_destroy_plan(v->plan2d);
     if (v->plan_shift)
         fftwf_destroy_plan(v->plan_shift);
+    tl_fftw_planner_unlock();
     for (int t = 0; t < v->threads; t++) {
         if (v->joined)
             fftwf_free(v->joined[t]);
@@ -103,8 +105,10 @@ static tl_status vo_init(vo_ctx *v, const float *half, size_t rows, size_t m, si
         if (!v->joined[t] || !v->spec[t] || !v->line[t] || !v->line_hat[t])
             goto nomem;
     }
+    tl_fftw_planner_lock(); /* FFTW's planner is not thread-safe (filter.h) */
     v->plan2d = fftwf_plan_dft_r2c_2d((int)(2 * m), (int)w, v->joined[0], v->spec[0], FFTW_ESTIMATE);
     v->plan_shift = fftwf_plan_dft_c2r_1d((int)v->L, v->line_hat[0], v->line[0], FFTW_ESTIMATE);
+    tl_fftw_planner_unlock();
     if (!v->plan2d || !v->plan_shift) {
         vo_free(v);
         return tl_error_set(err, TL_ERR_NOMEM, "vo: cannot plan the FFTs (%zu x %zu)", 2 * m, w);
@@ -122,8 +126,10 @@ static tl_status vo_init(vo_ctx *v, const float *half, size_t rows, size_t m, si
         /* spectra of the mirrored lines, padded with their edge values */
         v->mirror_hat = fftwf_malloc(rows * m * lh * sizeof(fftwf_complex));
         float *pad = fftwf_malloc(v->L * sizeof(float));
+        tl_fftw_planner_lock();
         fftwf_plan fwd = pad && v->mirror_hat ? fftwf_plan_dft_r2c_1d((int)v->L, pad, v->line_hat[0], FFTW_ESTIMATE | FFTW_UNALIGNED)
                                              : NULL;
+        tl_fftw_planner_unlock();
         if (!fwd) {
             fftwf_free(pad);
             goto nomem;
@@ -138,7 +144,9 @@ static tl_status vo_init(vo_ctx *v, const float *half, size_t rows, size_t m, si
                     pad[w + c] = c < gap / 2 ? pad[w - 1] : pad[0];
                 fftwf_execute_dft_r2c(fwd, pad, v->mirror_hat + (r * m + a) * lh);
             }
+        tl_fftw_planner_lock();
         fftwf_destroy_plan(fwd);
+        tl_fftw_planner_unlock();
         fftwf_free(pad);
     }
     return TL_OK;

@@ -10,10 +10,17 @@
  * element n_cols+1 is a zero guard (stride >= n_cols + 2). The guards make the
  * interpolation exact at the detector edges without a branch in the inner loop.
  *
- * Work is split over blocks of pixel rows; every slice of the slab is done in the
- * same pass, so the interpolation indices and weights of a pixel row are computed
- * once per angle and reused for all slices. Allocates per-thread index tables of
- * N entries (the plan in fbp.h owns them).
+ * Work is split over square tiles of pixels, taken by the threads one at a time;
+ * a tile sweeps blocks of angles whose line spans stay in cache, with its sums in
+ * registers, and the detector coordinates of a tile row are computed once per
+ * angle for a group of slices. Vectorised with AVX-512 or AVX2 where the CPU has
+ * them (chosen at run time), portable C elsewhere; TOMOLINE_SIMD=generic|avx2|avx512
+ * in the environment caps the choice. Every path computes each term with the
+ * same float operations in the same order and sums a pixel's angles in angle
+ * order, so results are bit for bit the same on all paths and thread counts, and
+ * accumulate passes over consecutive angle ranges equal one pass exactly. The
+ * kernel allocates nothing (index_scratch and weight_scratch are no longer used;
+ * callers may still pass them). Design and references: backproject_cpu.c.
  */
 #ifndef TL_BACKPROJECT_H
 #define TL_BACKPROJECT_H
@@ -35,8 +42,8 @@ typedef struct tl_backproject_args {
     float *out;            /* [n_slices][N][N], overwritten (or added to, with accumulate) */
     int accumulate;        /* add to out instead of overwriting it: angles in several passes, in angle
                               order, give the same sums as one pass */
-    int *index_scratch;    /* [threads][N] */
-    float *weight_scratch; /* [threads][N] */
+    int *index_scratch;    /* [threads][N]; unused, may be NULL */
+    float *weight_scratch; /* [threads][N]; unused, may be NULL */
 } tl_backproject_args;
 
 void tl_backproject_cpu(const tl_backproject_args *args, tl_workers *workers);

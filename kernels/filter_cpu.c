@@ -4,7 +4,9 @@
  * one r2c and one c2r plan for the padded length and a pair of work buffers per
  * worker thread; tl_filter_exec() uses FFTW's new-array execute functions, which
  * are thread-safe, on each thread's buffers and allocates nothing. Planning is
- * serialised with a mutex because the FFTW planner is not thread-safe.
+ * serialised with a mutex because the FFTW planner is not thread-safe. Plans
+ * come from the FFTW wisdom kept across runs when it has the padded length, else
+ * FFTW_ESTIMATE (or FFTW_MEASURE on request); see fftw_wisdom.h.
  */
 #include "filter.h"
 
@@ -12,6 +14,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fftw_wisdom.h"
 
 static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -50,6 +54,18 @@ void tl_filter_plan_destroy(tl_filter_plan **plan)
     free(p->response);
     free(p);
     *plan = NULL;
+}
+
+static fftwf_plan plan_forward(void *ctx, unsigned flags)
+{
+    tl_filter_plan *p = ctx;
+    return fftwf_plan_dft_r2c_1d((int)p->n_padded, p->real[0], p->spectrum[0], flags);
+}
+
+static fftwf_plan plan_backward(void *ctx, unsigned flags)
+{
+    tl_filter_plan *p = ctx;
+    return fftwf_plan_dft_c2r_1d((int)p->n_padded, p->spectrum[0], p->real[0], flags);
 }
 
 tl_status tl_filter_plan_create(size_t n_angles, size_t n_cols, tl_filter_window window,
@@ -91,9 +107,11 @@ tl_status tl_filter_plan_create(size_t n_angles, size_t n_cols, tl_filter_window
     free(design);
     design = NULL;
 
+    /* from wisdom when it has this length, measured with TOMOLINE_FFTW_MEASURE=1, else estimated
+     * (fftw_wisdom.h); the plans' arrays are thread 0's scratch, which measuring may overwrite */
     pthread_mutex_lock(&planner_lock);
-    p->forward = fftwf_plan_dft_r2c_1d((int)p->n_padded, p->real[0], p->spectrum[0], FFTW_ESTIMATE);
-    p->backward = fftwf_plan_dft_c2r_1d((int)p->n_padded, p->spectrum[0], p->real[0], FFTW_ESTIMATE);
+    p->forward = tl_fftw_plan_with_wisdom(plan_forward, p);
+    p->backward = tl_fftw_plan_with_wisdom(plan_backward, p);
     pthread_mutex_unlock(&planner_lock);
     if (!p->forward || !p->backward) {
         tl_filter_plan_destroy(&p);
