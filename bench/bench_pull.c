@@ -45,6 +45,7 @@
 #include "bench.h"
 #include "log.h"
 #include "scan.h"
+#include "socket.h"
 #include "wire.h"
 
 #define MAX_SCANS 4 /* scans in flight at once, as serve */
@@ -109,13 +110,8 @@ static int read_like_send(const char *path)
         tl_scan_close(&scan);
         return 1;
     }
-    struct {
-        int key;
-        size_t first, count;
-    } order[4] = {{TL_KEY_DARK, 0, info->n_dark},
-                  {TL_KEY_FLAT, 0, info->n_flat_before},
-                  {TL_KEY_PROJECTION, 0, info->n_proj},
-                  {TL_KEY_FLAT, info->n_flat_before, info->n_flat - info->n_flat_before}};
+    tl_frame_group order[4];
+    tl_scan_acquisition_order(info, order);
     size_t frames = 0;
     double t0 = tl_now(), cpu0 = cpu_seconds();
     for (int part = 0; part < 4; part++)
@@ -289,22 +285,7 @@ int main(int argc, char **argv)
             continue;
         /* one message: keep the first two parts, count the rest (as serve) */
         zmq_msg_t parts[2];
-        size_t n_parts = 0;
-        int more = 1;
-        while (more) {
-            zmq_msg_t part;
-            zmq_msg_init(&part);
-            if (zmq_msg_recv(&part, sock, 0) < 0) {
-                zmq_msg_close(&part);
-                break;
-            }
-            more = zmq_msg_more(&part);
-            if (n_parts < 2)
-                parts[n_parts] = part;
-            else
-                zmq_msg_close(&part);
-            n_parts++;
-        }
+        size_t n_parts = tl_socket_recv_message(sock, parts);
         if (n_parts == 0)
             continue;
         tl_wire_msg m;

@@ -154,13 +154,8 @@ static tl_status run_send(const tl_config *cfg, const char *input, size_t *n_fra
                 cfg->rate > 0 ? "" : ", as fast as the receiver takes them");
 
     /* darks, flats before, projections, flats after */
-    struct {
-        int key;
-        size_t first, count;
-    } order[4] = {{TL_KEY_DARK, 0, info->n_dark},
-                  {TL_KEY_FLAT, 0, info->n_flat_before},
-                  {TL_KEY_PROJECTION, 0, info->n_proj},
-                  {TL_KEY_FLAT, info->n_flat_before, info->n_flat - info->n_flat_before}};
+    tl_frame_group order[4];
+    tl_scan_acquisition_order(info, order);
     size_t total = info->n_dark + info->n_flat + info->n_proj;
     progress = tl_progress_create("send", total, "frames", tl_progress_mode_parse(cfg->progress));
     s.t0 = tl_now();

@@ -46,6 +46,7 @@
 #include "json.h"
 #include "log.h"
 #include "recon.h"
+#include "socket.h"
 #include "stream.h"
 #include "volume.h"
 #include "wire.h"
@@ -738,22 +739,7 @@ int tl_cmd_serve(int argc, char **argv)
         if (ready <= 0)
             continue;
         /* one message: keep the first two parts, count (and drop) any more */
-        size_t n_parts = 0;
-        int more = 1;
-        while (more) {
-            zmq_msg_t part;
-            zmq_msg_init(&part);
-            if (zmq_msg_recv(&part, sock, 0) < 0) {
-                zmq_msg_close(&part);
-                break;
-            }
-            more = zmq_msg_more(&part);
-            if (n_parts < 2)
-                parts[n_parts] = part;
-            else
-                zmq_msg_close(&part);
-            n_parts++;
-        }
+        size_t n_parts = tl_socket_recv_message(sock, parts);
         if (n_parts == 0)
             continue;
         tl_wire_msg m;

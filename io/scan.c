@@ -1106,3 +1106,11 @@ tl_status tl_scan_read_flat_pair(tl_scan *scan, size_t row_begin, size_t row_end
         st = read_mean(scan, TL_KEY_FLAT, GROUP_AFTER, row_begin, row_end, after, err);
     return st;
 }
+
+void tl_scan_acquisition_order(const tl_scan_info *info, tl_frame_group order[4])
+{
+    order[0] = (tl_frame_group){TL_KEY_DARK, 0, info->n_dark};
+    order[1] = (tl_frame_group){TL_KEY_FLAT, 0, info->n_flat_before};
+    order[2] = (tl_frame_group){TL_KEY_PROJECTION, 0, info->n_proj};
+    order[3] = (tl_frame_group){TL_KEY_FLAT, info->n_flat_before, info->n_flat - info->n_flat_before};
+}

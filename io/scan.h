@@ -128,6 +128,15 @@ const tl_scan_info *tl_scan_get_info(const tl_scan *scan);
 tl_status tl_scan_read_projections(tl_scan *scan, size_t row_begin, size_t row_end, float *out,
                                    tl_error *err) TL_MUST_CHECK;
 
+/* The order a detector takes a scan's frames, and `send` replays them: darks,
+ * the flats taken before the projections, the projections, the flats after.
+ * Group g is frames [first, first + count) of kind `key`. */
+typedef struct tl_frame_group {
+    int key; /* tl_image_key */
+    size_t first, count;
+} tl_frame_group;
+void tl_scan_acquisition_order(const tl_scan_info *info, tl_frame_group order[4]);
+
 /* Frames [first, first + count) of one kind (TL_KEY_PROJECTION, _FLAT, _DARK; in
  * the order the scan lists them: projections in angle-list order, flats before
  * then after), rows [row_begin, row_end), converted to float:

@@ -19,8 +19,7 @@
  * same float operations in the same order and sums a pixel's angles in angle
  * order, so results are bit for bit the same on all paths and thread counts, and
  * accumulate passes over consecutive angle ranges equal one pass exactly. The
- * kernel allocates nothing (index_scratch and weight_scratch are no longer used;
- * callers may still pass them). Design and references: backproject_cpu.c.
+ * kernel allocates nothing. Design and references: backproject_cpu.c.
  */
 #ifndef TL_BACKPROJECT_H
 #define TL_BACKPROJECT_H
@@ -42,8 +41,6 @@ typedef struct tl_backproject_args {
     float *out;            /* [n_slices][N][N], overwritten (or added to, with accumulate) */
     int accumulate;        /* add to out instead of overwriting it: angles in several passes, in angle
                               order, give the same sums as one pass */
-    int *index_scratch;    /* [threads][N]; unused, may be NULL */
-    float *weight_scratch; /* [threads][N]; unused, may be NULL */
 } tl_backproject_args;
 
 void tl_backproject_cpu(const tl_backproject_args *args, tl_workers *workers);

@@ -52,7 +52,6 @@
  *   pass. (No FMA on purpose: a fused multiply-add rounds differently.)
  *
  * Nothing here allocates: the per-tile tables live on the stack (about 2 KiB).
- * index_scratch and weight_scratch of tl_backproject_args are not used.
  */
 #include "backproject.h"
 

@@ -10,7 +10,7 @@
  * over contiguous sinograms with tl_fbp_exec_copy().
  *
  * Memory of a plan: max_slices * n_angles * (n_cols + 2) floats for the slab,
- * plus per worker one padded FFT line and two N-entry index tables.
+ * plus per worker one padded FFT line (gridrec: its grids, gridrec.h).
  */
 #ifndef TL_FBP_H
 #define TL_FBP_H

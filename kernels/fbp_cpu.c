@@ -16,8 +16,6 @@ struct tl_fbp_plan {
     size_t stride;
     float *sino; /* [max_slices][n_angles][stride], guarded lines */
     float *cos_theta, *sin_theta;
-    int *index_scratch;
-    float *weight_scratch;
     tl_filter_plan *filter;
     tl_gridrec_plan *gridrec; /* TL_ALGORITHM_GRIDREC */
     size_t bytes;
@@ -47,8 +45,6 @@ void tl_fbp_plan_destroy(tl_fbp_plan **plan)
     free(p->sino);
     free(p->cos_theta);
     free(p->sin_theta);
-    free(p->index_scratch);
-    free(p->weight_scratch);
     free(p);
     *plan = NULL;
 }
@@ -75,15 +71,13 @@ tl_status tl_fbp_plan_create(const tl_fbp_desc *desc, tl_workers *workers, tl_fb
         p->desc.n = desc->n_cols;
     p->workers = workers;
     p->stride = desc->n_cols + 2;
-    size_t n = p->desc.n, threads = (size_t)tl_workers_count(workers);
+    size_t threads = (size_t)tl_workers_count(workers);
     size_t sino_floats = desc->max_slices * desc->n_angles * p->stride;
     p->sino = calloc(sino_floats, sizeof *p->sino);
     p->cos_theta = malloc(desc->n_angles * sizeof *p->cos_theta);
     p->sin_theta = malloc(desc->n_angles * sizeof *p->sin_theta);
-    p->index_scratch = malloc(threads * n * sizeof *p->index_scratch);
-    p->weight_scratch = malloc(threads * n * sizeof *p->weight_scratch);
     double *weights = malloc(desc->n_angles * sizeof *weights);
-    if (!p->sino || !p->cos_theta || !p->sin_theta || !p->index_scratch || !p->weight_scratch || !weights) {
+    if (!p->sino || !p->cos_theta || !p->sin_theta || !weights) {
         free(weights);
         tl_fbp_plan_destroy(&p);
         return tl_error_set(err, TL_ERR_NOMEM,
@@ -92,8 +86,7 @@ tl_status tl_fbp_plan_create(const tl_fbp_desc *desc, tl_workers *workers, tl_fb
                             desc->max_slices, desc->n_angles, desc->n_cols,
                             (double)sino_floats * 4.0 / 1048576.0);
     }
-    p->bytes = sino_floats * sizeof(float) + 2 * desc->n_angles * sizeof(float) +
-               threads * n * (sizeof(int) + sizeof(float));
+    p->bytes = sino_floats * sizeof(float) + 2 * desc->n_angles * sizeof(float);
     for (size_t i = 0; i < desc->n_angles; i++) {
         double t = desc->angles_deg[i] * M_PI / 180.0;
         p->cos_theta[i] = (float)cos(t);
@@ -180,8 +173,6 @@ tl_status tl_fbp_backproject(tl_fbp_plan *p, size_t n_slices, double axis, float
         .axis = axis,
         .n = p->desc.n,
         .out = out,
-        .index_scratch = p->index_scratch,
-        .weight_scratch = p->weight_scratch,
     };
     tl_backproject_cpu(&args, p->workers);
     return TL_OK;

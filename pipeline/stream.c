@@ -49,8 +49,6 @@ struct tl_stream {
     float *kept;   /* [n_keep][n_proj][cols] */
     size_t *keep_at; /* [n_keep] selected-row index of each kept row */
     float *cos_theta, *sin_theta;
-    int *index_scratch;
-    float *weight_scratch;
     float **frame_scratch; /* per stage thread: rows x cols floats */
     frame_item *items;
     unsigned char *raw_buffers;
@@ -302,8 +300,6 @@ static void backproject_range(tl_stream *s, size_t i0, size_t i1, double axis, t
                              .axis = axis,
                              .n = s->n,
                              .out = s->volume,
-                             .index_scratch = s->index_scratch,
-                             .weight_scratch = s->weight_scratch,
                              .accumulate = 1};
     tl_backproject_cpu(&a, team);
 }
@@ -404,8 +400,6 @@ void tl_stream_destroy(tl_stream **stream)
     free(s->keep_at);
     free(s->cos_theta);
     free(s->sin_theta);
-    free(s->index_scratch);
-    free(s->weight_scratch);
     free(s->items);
     free(s->raw_buffers);
     free(s->slot_state);
@@ -456,8 +450,6 @@ tl_status tl_stream_create(const tl_stream_desc *desc, tl_stream **out, tl_error
     s->angles = malloc(d->n_proj * sizeof *s->angles);
     s->cos_theta = malloc(d->n_proj * sizeof(float));
     s->sin_theta = malloc(d->n_proj * sizeof(float));
-    s->index_scratch = malloc(T * s->n * sizeof(int));
-    s->weight_scratch = malloc(T * s->n * sizeof(float));
     s->frame_scratch = calloc(T, sizeof *s->frame_scratch);
     s->items = calloc(d->frame_buffers, sizeof *s->items);
     s->raw_buffers = malloc(d->frame_buffers * frame * s->pixel_size);
@@ -469,14 +461,13 @@ tl_status tl_stream_create(const tl_stream_desc *desc, tl_stream **out, tl_error
     s->stage_threads = calloc(T, sizeof *s->stage_threads);
     double *weights = malloc(d->n_proj * sizeof *weights);
     int ok = s->store && s->volume && (!d->n_keep_rows || (s->kept && s->keep_at)) && s->angles && s->cos_theta &&
-             s->sin_theta && s->index_scratch && s->weight_scratch && s->frame_scratch && s->items &&
+             s->sin_theta && s->frame_scratch && s->items &&
              s->raw_buffers && s->slot_state && s->proj_index && s->dark_sum && s->flat_sum[0] && s->flat_sum[1] &&
              s->stage_threads && weights;
     for (size_t t = 0; ok && t < T; t++)
         ok = (s->frame_scratch[t] = malloc(frame * sizeof(float))) != NULL;
     s->bytes = (store_floats + volume_floats + d->n_keep_rows * d->n_proj * d->cols + T * frame) * sizeof(float) +
-               d->frame_buffers * frame * s->pixel_size + 3 * frame * sizeof(double) +
-               T * s->n * (sizeof(int) + sizeof(float));
+               d->frame_buffers * frame * s->pixel_size + 3 * frame * sizeof(double);
     if (!ok) {
         free(weights);
         tl_stream_destroy(&s);
