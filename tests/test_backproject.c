@@ -17,23 +17,6 @@
 #include "support.h"
 #include "workers.h"
 
-/* Exact, pixel-averaged projection of a disk of radius rad and value rho centred
- * at (x0, y0) onto detector column j with the axis at a. */
-static double disk_projection(double j, double a, double theta, double x0, double y0, double rad, double rho)
-{
-    /* average of 2 rho sqrt(rad^2 - t^2) over t in [t - 1/2, t + 1/2]; antiderivative F */
-    double t = j - a - (x0 * cos(theta) + y0 * sin(theta));
-    double lo = t - 0.5, hi = t + 0.5;
-    if (lo < -rad)
-        lo = -rad;
-    if (hi > rad)
-        hi = rad;
-    if (hi <= lo)
-        return 0.0;
-#define F(u) (0.5 * ((u) * sqrt(rad * rad - (u) * (u)) + rad * rad * asin((u) / rad)))
-    return 2.0 * rho * (F(hi) - F(lo));
-#undef F
-}
 
 static float *disk_sinogram(size_t na, size_t w, double arc, double a, double x0, double y0, double rad,
                             double rho, double *angles)
@@ -43,7 +26,7 @@ static float *disk_sinogram(size_t na, size_t w, double arc, double a, double x0
         angles[i] = arc * (double)i / (double)na;
         double th = angles[i] * M_PI / 180.0;
         for (size_t j = 0; j < w; j++)
-            s[i * w + j] = (float)disk_projection((double)j, a, th, x0, y0, rad, rho);
+            s[i * w + j] = (float)tl_test_disk_projection((double)j, a, th, x0, y0, rad, rho);
     }
     return s;
 }

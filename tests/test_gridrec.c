@@ -19,22 +19,6 @@
 #include "support.h"
 #include "workers.h"
 
-/* Exact, pixel-averaged projection of a disk of radius rad and value rho centred
- * at (x0, y0) onto detector column j with the axis at a (as test_backproject.c). */
-static double disk_projection(double j, double a, double theta, double x0, double y0, double rad, double rho)
-{
-    double t = j - a - (x0 * cos(theta) + y0 * sin(theta));
-    double lo = t - 0.5, hi = t + 0.5;
-    if (lo < -rad)
-        lo = -rad;
-    if (hi > rad)
-        hi = rad;
-    if (hi <= lo)
-        return 0.0;
-#define F(u) (0.5 * ((u) * sqrt(rad * rad - (u) * (u)) + rad * rad * asin((u) / rad)))
-    return 2.0 * rho * (F(hi) - F(lo));
-#undef F
-}
 
 /* Pixel-averaged projection of the Gaussian blob amp exp(-r^2 / (2 sigma^2)) at (x0, y0):
  * p(s) = amp sqrt(2 pi) sigma exp(-(s - s0)^2 / (2 sigma^2)), averaged over [s - 1/2, s + 1/2]. */
@@ -140,7 +124,7 @@ static void check_disks(size_t w, size_t na, double arc, double axis_offset, int
         for (size_t i = 0; i < na; i++)
             for (size_t j = 0; j < w; j++)
                 sinograms_set(&s, z, i, j,
-                              disk_projection((double)j, a, s.angles[i] * M_PI / 180.0, x0[z], y0[z], rad, rho[z]));
+                              tl_test_disk_projection((double)j, a, s.angles[i] * M_PI / 180.0, x0[z], y0[z], rad, rho[z]));
     float *rec = run_gridrec(&s, 0, a, TL_FILTER_RAMP, threads);
     for (size_t z = 0; z < 3; z++) {
         const float *slice = rec + z * w * w;
@@ -347,7 +331,7 @@ Test(gridrec, full_turn_equals_half_turn)
     sinograms half = sinograms_new(1, NA, W, 180.0), full = sinograms_new(1, 2 * NA, W, 360.0);
     for (size_t i = 0; i < 2 * NA; i++)
         for (size_t j = 0; j < W; j++) {
-            double v = disk_projection((double)j, a, full.angles[i] * M_PI / 180.0, 5, 8, 20.0, 0.03);
+            double v = tl_test_disk_projection((double)j, a, full.angles[i] * M_PI / 180.0, 5, 8, 20.0, 0.03);
             sinograms_set(&full, 0, i, j, v);
             if (i < NA)
                 sinograms_set(&half, 0, i, j, v);
@@ -370,7 +354,7 @@ Test(gridrec, thread_count_does_not_change_the_result_and_the_input_is_kept)
         for (size_t i = 0; i < NA; i++)
             for (size_t j = 0; j < W; j++)
                 sinograms_set(&s, z, i, j,
-                              disk_projection((double)j, a, s.angles[i] * M_PI / 180.0, 3.0 * z, -2, 15.0, 0.05));
+                              tl_test_disk_projection((double)j, a, s.angles[i] * M_PI / 180.0, 3.0 * z, -2, 15.0, 0.05));
     /* the guards are not read: poison them */
     for (size_t l = 0; l < S * NA; l++) {
         s.guarded[l * s.stride] = NAN;
@@ -397,7 +381,7 @@ Test(gridrec, output_larger_than_the_detector)
     sinograms s = sinograms_new(1, NA, W, 180.0);
     for (size_t i = 0; i < NA; i++)
         for (size_t j = 0; j < W; j++)
-            sinograms_set(&s, 0, i, j, disk_projection((double)j, a, s.angles[i] * M_PI / 180.0, -4, 6, 30.0, 0.04));
+            sinograms_set(&s, 0, i, j, tl_test_disk_projection((double)j, a, s.angles[i] * M_PI / 180.0, -4, 6, 30.0, 0.04));
     float *rec = run_gridrec(&s, N, a, TL_FILTER_RAMP, 2);
     double mean = tl_test_mean_disk(rec, N, -4, 6, 24.0);
     cr_assert(fabs(mean / 0.04 - 1.0) < 0.002, "mean inside %g", mean);

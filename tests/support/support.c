@@ -116,3 +116,19 @@ float *tl_test_read_volume(const char *path, size_t *nz, size_t *ny, size_t *nx)
     cr_assert_eq(tl_volume_read(path, &v, nz, ny, nx, &err), TL_OK, "%s", err.message);
     return v;
 }
+
+double tl_test_disk_projection(double j, double a, double theta, double x0, double y0, double rad, double rho)
+{
+    /* average of 2 rho sqrt(rad^2 - t^2) over t in [t - 1/2, t + 1/2]; antiderivative F */
+    double t = j - a - (x0 * cos(theta) + y0 * sin(theta));
+    double lo = t - 0.5, hi = t + 0.5;
+    if (lo < -rad)
+        lo = -rad;
+    if (hi > rad)
+        hi = rad;
+    if (hi <= lo)
+        return 0.0;
+#define F(u) (0.5 * ((u) * sqrt(rad * rad - (u) * (u)) + rad * rad * asin((u) / rad)))
+    return 2.0 * rho * (F(hi) - F(lo));
+#undef F
+}

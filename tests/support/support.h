@@ -30,6 +30,10 @@ double tl_test_mean_disk(const float *slice, size_t n, double x, double y, doubl
 
 int tl_test_file_exists(const char *path);
 
+/* Exact, pixel-averaged projection of a disk of radius rad and value rho centred
+ * at (x0, y0) onto detector column j with the axis at a, at angle theta (radians). */
+double tl_test_disk_projection(double j, double a, double theta, double x0, double y0, double rad, double rho);
+
 /* The volume of a tomoline output file (caller frees); a failed read fails the
  * calling test with the reader's message. */
 float *tl_test_read_volume(const char *path, size_t *nz, size_t *ny, size_t *nx);
