@@ -96,8 +96,7 @@ typedef struct scan_state {
     int result;
 } scan_state;
 
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) { (void)sig, stop_requested = 1; }
+static int stop_requested;
 
 static void scan_free(scan_state *s)
 {
@@ -661,6 +660,15 @@ int tl_cmd_serve(int argc, char **argv)
                         "auto, cpu)\n", cfg.backend);
         return 2;
     }
+    /* SIGINT and SIGTERM are blocked in every thread (threads inherit the mask
+     * from this one, which creates them all) and taken here, in the receive
+     * loop, with sigtimedwait: a signal handed by the kernel to a starved
+     * SCHED_IDLE backprojection thread would otherwise wait for it to run. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_PULL) : NULL;
     if (!sock) {
         fprintf(stderr, "tomoline: error: cannot create a ZeroMQ socket: %s\n", zmq_strerror(errno));
@@ -703,10 +711,6 @@ int tl_cmd_serve(int argc, char **argv)
         tl_log_warn("serve: listening on %s, beyond this machine, without CURVE encryption: anyone who can reach "
                     "it can send scans (see --curve-secret-key)",
                     cfg.listen);
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     tl_log_info("serve: listening on %s%s, volumes to %s", cfg.listen, curve ? " (CURVE)" : "", cfg.out_path_name);
     printf("tomoline serve: listening on %s\n", cfg.listen);
     fflush(stdout);
@@ -727,6 +731,9 @@ int tl_cmd_serve(int argc, char **argv)
     while (!stop_requested) {
         zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
         int ready = zmq_poll(&item, 1, 200);
+        const struct timespec no_wait = {0, 0};
+        if (sigtimedwait(&stop_signals, NULL, &no_wait) > 0)
+            stop_requested = 1;
         reap(scans, count, 0);
         double now = tl_now();
         for (int i = 0; i < MAX_SCANS; i++)
