@@ -1,17 +1,20 @@
 /* bench_fbp.c - speed and memory of the CPU reconstruction path.
  *
- *   bench_fbp kernel W ANGLES [SLICES [REPS [THREADS]]]
- *       filter + backprojection of SLICES sinograms (one slab) of a Shepp-Logan
+ *   bench_fbp kernel W ANGLES [SLICES [REPS [THREADS [ALGORITHM]]]]
+ *       filter + backprojection (ALGORITHM fbp, the default) or gridrec
+ *       (ALGORITHM gridrec) of SLICES sinograms (one slab) of a Shepp-Logan
  *       phantom, REPS times: slices per second (median, min, max), the
  *       backprojection alone in slices/s and GUPS (10^9 pixel updates, one pixel
  *       at one angle, per second), peak memory. TOMOLINE_SIMD=generic measures
  *       the portable backprojection; TOMOLINE_FFTW_MEASURE=1 plans the filter with
  *       FFTW_MEASURE and keeps the wisdom (kernels/fftw_wisdom.h).
- *   bench_fbp recon W ANGLES [SLICES [REPS [THREADS]]]
+ *   bench_fbp recon W ANGLES [SLICES [REPS [THREADS [ALGORITHM]]]]
  *       file to file: simulate a uint16 NXtomo scan of SLICES rows in $TMPDIR, then
  *       `tomoline recon` it (read, normalize, transpose, filter, backproject,
  *       write) REPS times: slices per second, peak memory.
- * Prints a block of readable text; bench/run_fbp.sh collects them in bench/results/.
+ * Prints a block of readable text ending in one line
+ *   "result: MODE ALGORITHM W ANGLES THREADS MEDIAN MIN MAX" (slices/s)
+ * for scripts; bench/run_fbp.sh and bench/run_cpu_recon.sh collect them in bench/results/.
  */
 #include <math.h>
 #include <stdio.h>
@@ -51,7 +54,7 @@ static const char *simd_path(void)
     return "portable path";
 }
 
-static int bench_kernel(size_t w, size_t na, size_t slices, int reps, int threads)
+static int bench_kernel(size_t w, size_t na, size_t slices, int reps, int threads, tl_algorithm algorithm)
 {
     tl_error err = {0};
     tl_workers *workers = NULL;
@@ -70,14 +73,15 @@ static int bench_kernel(size_t w, size_t na, size_t slices, int reps, int thread
         tl_phantom_project_row(ph, s, angles, na, sino + s * na * w);
     double t_plan = tl_now();
     tl_fbp_desc d = {.n_angles = na, .n_cols = w, .max_slices = slices, .angles_deg = angles, .axis = axis,
-                     .window = TL_FILTER_RAMP, .backend = TL_BACKEND_CPU};
+                     .window = TL_FILTER_RAMP, .backend = TL_BACKEND_CPU, .algorithm = algorithm};
     if (tl_fbp_plan_create(&d, workers, &plan, &err) != TL_OK)
         return fail(&err);
     t_plan = tl_now() - t_plan;
-    /* each repetition: copy the slab in and filter it, then backproject it, timed apart */
+    /* each repetition: copy the slab in and filter it, then backproject it, timed apart;
+     * one untimed run first (page faults of the plan's buffers, caches) */
     double *rate = malloc((size_t)reps * sizeof *rate), *bp_rate = malloc((size_t)reps * sizeof *bp_rate);
     double filter_seconds = 0;
-    for (int r = 0; r < reps; r++) {
+    for (int r = -1; r < reps; r++) {
         double t0 = tl_now();
         for (size_t s = 0; s < slices; s++)
             for (size_t i = 0; i < na; i++)
@@ -88,6 +92,8 @@ static int bench_kernel(size_t w, size_t na, size_t slices, int reps, int thread
         if (tl_fbp_backproject(plan, slices, axis, out, &err) != TL_OK)
             return fail(&err);
         double t2 = tl_now();
+        if (r < 0)
+            continue;
         rate[r] = (double)slices / (t2 - t0);
         bp_rate[r] = (double)slices / (t2 - t1);
         filter_seconds += (t1 - t0) / reps;
@@ -98,21 +104,29 @@ static int bench_kernel(size_t w, size_t na, size_t slices, int reps, int thread
     tl_fftw_wisdom_counters wisdom;
     tl_fftw_wisdom_get_counters(&wisdom);
     const double updates = (double)w * (double)w * (double)na * 1e-9; /* G pixel updates per slice */
-    printf("fbp cpu %zux%zu (kernel: filter + backprojection, %zu slices per slab, %d threads, %s)\n", w, na,
-           slices, tl_workers_count(workers), simd_path());
+    if (algorithm == TL_ALGORITHM_GRIDREC)
+        printf("gridrec cpu %zux%zu (kernel: Fourier gridding of the unfiltered sinograms, %zu slices per slab, "
+               "%d threads)\n",
+               w, na, slices, tl_workers_count(workers));
+    else
+        printf("fbp cpu %zux%zu (kernel: filter + backprojection, %zu slices per slab, %d threads, %s)\n", w, na,
+               slices, tl_workers_count(workers), simd_path());
     printf("  slices/s: median %.3f  min %.3f  max %.3f  spread %.1f%%  (%d runs)\n", st.median, st.min, st.max,
            100 * st.spread, st.n);
-    printf("  per slice: %.3f s;  %.2f G backprojected pixel-angles/s;  plan %.3f s\n", 1.0 / st.median,
-           st.median * updates, t_plan);
-    printf("  backprojection alone: %.3f slices/s (min %.3f, max %.3f), %.2f GUPS (G pixel updates/s); "
-           "copy + filter %.3f s per slab\n",
-           bp.median, bp.min, bp.max, bp.median * updates, filter_seconds);
+    printf("  per slice: %.3f s;  %.2f G %spixel-angles/s;  plan %.3f s\n", 1.0 / st.median, st.median * updates,
+           algorithm == TL_ALGORITHM_GRIDREC ? "(direct-FBP equivalent) " : "backprojected ", t_plan);
+    if (algorithm == TL_ALGORITHM_FBP)
+        printf("  backprojection alone: %.3f slices/s (min %.3f, max %.3f), %.2f GUPS (G pixel updates/s); "
+               "copy + filter %.3f s per slab\n",
+               bp.median, bp.min, bp.max, bp.median * updates, filter_seconds);
     printf("  fftw plans: %lu from wisdom, %lu measured, %lu estimated (wisdom file %s)\n", wisdom.from_wisdom,
            wisdom.measured, wisdom.estimated, wisdom.loaded ? "imported" : "none");
     printf("  memory: plan %.1f MiB, peak RSS %.1f MiB (sinograms %.1f MiB and slices %.1f MiB of the slab "
            "included)\n",
            (double)tl_fbp_plan_bytes(plan) / 1048576.0, (double)tl_bench_peak_rss() / 1048576.0,
            (double)(slices * na * w * 4) / 1048576.0, (double)(slices * w * w * 4) / 1048576.0);
+    printf("result: kernel %s %zu %zu %d %.4f %.4f %.4f\n", tl_algorithm_name(algorithm), w, na,
+           tl_workers_count(workers), st.median, st.min, st.max);
     free(bp_rate);
     free(rate);
     free(angles);
@@ -124,7 +138,7 @@ static int bench_kernel(size_t w, size_t na, size_t slices, int reps, int thread
     return 0;
 }
 
-static int bench_recon(size_t w, size_t na, size_t slices, int reps, int threads)
+static int bench_recon(size_t w, size_t na, size_t slices, int reps, int threads, tl_algorithm algorithm)
 {
     tl_error err = {0};
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -148,6 +162,7 @@ static int bench_recon(size_t w, size_t na, size_t slices, int reps, int threads
     tl_config_defaults(&cfg);
     cfg.threads = threads;
     cfg.overwrite = 1;
+    snprintf(cfg.reconstruction_algorithm, sizeof cfg.reconstruction_algorithm, "%s", tl_algorithm_name(algorithm));
     double *rate = malloc((size_t)reps * sizeof *rate);
     tl_recon_report rep = {0};
     double stages[6] = {0};
@@ -160,9 +175,9 @@ static int bench_recon(size_t w, size_t na, size_t slices, int reps, int threads
     }
     tl_bench_stats st;
     tl_bench_stats_of(rate, reps, &st);
-    printf("recon cpu %zux%zu (file to file: uint16 NXtomo in, float32 NeXus out, %zu slices, slabs of %ld rows, "
+    printf("recon cpu %s %zux%zu (file to file: uint16 NXtomo in, float32 NeXus out, %zu slices, slabs of %ld rows, "
            "%d threads)\n",
-           w, na, slices, cfg.nsino_per_chunk, threads <= 0 ? tl_cpu_count() : threads);
+           tl_algorithm_name(algorithm), w, na, slices, cfg.nsino_per_chunk, threads <= 0 ? tl_cpu_count() : threads);
     printf("  slices/s: median %.3f  min %.3f  max %.3f  spread %.1f%%  (%d runs)\n", st.median, st.min, st.max,
            100 * st.spread, st.n);
     printf("  mean stage times per run: read %.2f s, normalize %.2f s, transpose %.2f s, rings %.2f s, "
@@ -170,6 +185,8 @@ static int bench_recon(size_t w, size_t na, size_t slices, int reps, int threads
            stages[0], stages[1], stages[2], stages[3], stages[4], stages[5]);
     printf("  memory: slab working set %.1f MiB (stated by recon), peak RSS %.1f MiB\n",
            (double)rep.slab_bytes / 1048576.0, (double)tl_bench_peak_rss() / 1048576.0);
+    printf("result: recon %s %zu %zu %d %.4f %.4f %.4f\n", tl_algorithm_name(algorithm), w, na,
+           threads <= 0 ? tl_cpu_count() : threads, st.median, st.min, st.max);
     unlink(scan);
     unlink(out);
     free(rate);
@@ -183,7 +200,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_fbp info | kernel|recon W ANGLES [SLICES [REPS [THREADS]]]\n");
+        fprintf(stderr, "usage: bench_fbp info | kernel|recon W ANGLES [SLICES [REPS [THREADS [fbp|gridrec]]]]\n");
         return 2;
     }
     size_t w = strtoul(argv[2], NULL, 10), na = strtoul(argv[3], NULL, 10);
@@ -191,14 +208,18 @@ int main(int argc, char **argv)
     int reps = argc > 5 ? atoi(argv[5]) : 5;
     int threads = argc > 6 ? atoi(argv[6]) : 0;
     tl_log_set_level(TL_LOG_WARN);
+    tl_algorithm algorithm = TL_ALGORITHM_FBP;
+    tl_error err = {0};
+    if (argc > 7 && tl_algorithm_parse(argv[7], &algorithm, &err) != TL_OK)
+        return fail(&err);
     if (w < 8 || na < 2 || slices < 1 || reps < 1) {
         fprintf(stderr, "bench_fbp: error: W >= 8, ANGLES >= 2, SLICES >= 1, REPS >= 1\n");
         return 2;
     }
     if (strcmp(argv[1], "kernel") == 0)
-        return bench_kernel(w, na, slices, reps, threads);
+        return bench_kernel(w, na, slices, reps, threads, algorithm);
     if (strcmp(argv[1], "recon") == 0)
-        return bench_recon(w, na, slices, reps, threads);
+        return bench_recon(w, na, slices, reps, threads, algorithm);
     fprintf(stderr, "bench_fbp: error: mode '%s' is not kernel or recon\n", argv[1]);
     return 2;
 }

@@ -6,8 +6,11 @@
 # usage: bench/run_cor.sh [BUILD_DIR] [N_SCANS] [METHODS]
 #   BUILD_DIR  where tomoline was built (default: build)
 #   N_SCANS    how many scans (default: 24)
-#   METHODS    space-separated (default: "registration vo entropy cnn auto")
-# Writes bench/results/cor_<date>_<commit>.txt and prints it.
+#   METHODS    space-separated (default: "registration vo entropy cnn auto");
+#              METHOD@gridrec reconstructs the trial slices of entropy/cnn by gridrec
+#              (--rotation-axis-algorithm gridrec)
+# Writes bench/results/${COR_BENCH_NAME:-cor}_<date>_<commit>.txt and prints it
+# (COR_BENCH_SIZE, COR_BENCH_ANGLES, COR_BENCH_PHOTONS set the scans).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -24,7 +27,7 @@ trap 'rm -rf "$work"' EXIT INT TERM
 commit=$(git -C "$here" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$here" status --porcelain --untracked-files=no 2>/dev/null | head -n 1)
 [ -n "$dirty" ] && commit="$commit+dirty"
-out=$here/bench/results/cor_$(date +%Y%m%d)_${commit%+dirty}.txt
+out=$here/bench/results/${COR_BENCH_NAME:-cor}_$(date +%Y%m%d)_${commit%+dirty}.txt
 rows=$work/rows.txt
 : > "$rows"
 
@@ -42,7 +45,10 @@ while [ $i -lt "$n_scans" ]; do
         --phantom $phantom --seed $((i + 1)) --photons "$photons" $ring_flags --progress none >/dev/null
     truth=$(awk -v s="$size" -v o="$offset" 'BEGIN { printf "%.3f", (s - 1) / 2 + o }')
     for m in $methods; do
-        json=$("$exe" cor "$scan" -q --rotation-axis-method "$m" --json 2>"$work/err" || true)
+        alg=fbp
+        case $m in *@*) alg=${m#*@} ;; esac
+        json=$("$exe" cor "$scan" -q --rotation-axis-method "${m%@*}" --rotation-axis-algorithm "$alg" --json \
+            2>"$work/err" || true)
         axis=$(printf '%s' "$json" | sed -n 's/.*"rotation_axis": \([-0-9.]*\), "method".*/\1/p')
         secs=$(printf '%s' "$json" | sed -n 's/.*"seconds": \([0-9.]*\), "detector_centre".*/\1/p')
         if [ -z "$axis" ]; then axis=nan; secs=nan; fi

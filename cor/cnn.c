@@ -281,8 +281,8 @@ void tl_cnn_view_destroy(tl_cnn_view **view)
 size_t tl_cnn_view_capacity(const tl_cnn_view *view) { return view->rows * view->k; }
 size_t tl_cnn_view_bin(const tl_cnn_view *view) { return view->bin; }
 
-tl_status tl_cnn_view_create(const tl_cor_sinograms *in, size_t bin, size_t k, tl_workers *workers,
-                             tl_cnn_view **out, tl_error *err)
+tl_status tl_cnn_view_create(const tl_cor_sinograms *in, size_t bin, size_t k, tl_algorithm trial,
+                             tl_workers *workers, tl_cnn_view **out, tl_error *err)
 {
     *out = NULL;
     bin = bin ? bin : 1;
@@ -325,7 +325,7 @@ tl_status tl_cnn_view_create(const tl_cor_sinograms *in, size_t bin, size_t k, t
     tl_cor_sinograms pad = red;
     pad.sino = padded;
     pad.n_cols = wp;
-    st = tl_cor_trial_create(&pad, n, TL_FILTER_RAMP, TL_ALGORITHM_FBP, workers, &v->trial, err);
+    st = tl_cor_trial_create(&pad, n, TL_FILTER_RAMP, trial, workers, &v->trial, err);
     free(padded);
     tl_cor_reduced_free(&red);
     if (st != TL_OK) {

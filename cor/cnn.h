@@ -88,8 +88,8 @@ typedef struct tl_cnn_view tl_cnn_view;
 
 /* Steps 1-5 for the rows of `in` at binning `bin`, with up to k patches per
  * row. Caller owns *out. */
-tl_status tl_cnn_view_create(const tl_cor_sinograms *in, size_t bin, size_t k, tl_workers *workers,
-                             tl_cnn_view **out, tl_error *err) TL_MUST_CHECK;
+tl_status tl_cnn_view_create(const tl_cor_sinograms *in, size_t bin, size_t k, tl_algorithm trial,
+                             tl_workers *workers, tl_cnn_view **out, tl_error *err) TL_MUST_CHECK;
 void tl_cnn_view_destroy(tl_cnn_view **view);
 /* Patches per trial axis at most (rows x k): the size of tl_cnn_view_patches' output in patches. */
 size_t tl_cnn_view_capacity(const tl_cnn_view *view);

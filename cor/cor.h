@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "fbp.h"
 #include "status.h"
 #include "workers.h"
 
@@ -54,6 +55,9 @@ typedef struct tl_cor_options {
      * range, the centre (W-1)/2 +- W/4 (an axis further out leaves less than
      * half of the field of view on one side). */
     double window_lo, window_hi;
+    /* How the entropy and CNN searches reconstruct their trial slices:
+     * TL_ALGORITHM_FBP (0, the default) or TL_ALGORITHM_GRIDREC (fbp.h). */
+    tl_algorithm trial_algorithm;
 } tl_cor_options;
 
 /* What one method found. */

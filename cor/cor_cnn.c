@@ -39,6 +39,7 @@
 typedef struct {
     const tl_cnn *net;
     tl_workers *workers;
+    tl_algorithm trial;
     int parts;
     tl_cnn_view *view[2];
     float *patches;  /* [capacity][P][P] */
@@ -79,7 +80,7 @@ static tl_status level_init(scorer *sc, const tl_cor_sinograms *halves, size_t b
     views_free(sc);
     tl_status s = TL_OK;
     for (int p = 0; p < sc->parts && s == TL_OK; p++)
-        if ((s = tl_cnn_view_create(&halves[p], bin, CNN_K, sc->workers, &sc->view[p], err)) == TL_OK)
+        if ((s = tl_cnn_view_create(&halves[p], bin, CNN_K, sc->trial, sc->workers, &sc->view[p], err)) == TL_OK)
             s = tl_cnn_view_pick(sc->view[p], axis, err);
     return s;
 }
@@ -170,15 +171,15 @@ static int cmp_double(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
-tl_status tl_cor_cnn(const tl_cor_sinograms *in, double lo, double hi, tl_workers *workers, tl_cor_estimate *est,
-                     tl_error *err)
+tl_status tl_cor_cnn(const tl_cor_sinograms *in, double lo, double hi, tl_algorithm trial, tl_workers *workers,
+                     tl_cor_estimate *est, tl_error *err)
 {
     est->found = 0;
     tl_cnn *net = NULL;
     tl_status s = tl_cnn_load_builtin(&net, err);
     if (s != TL_OK)
         return s;
-    scorer sc = {.net = net, .workers = workers, .threads = tl_workers_count(workers)};
+    scorer sc = {.net = net, .workers = workers, .trial = trial, .threads = tl_workers_count(workers)};
     size_t w = in->n_cols, rows = in->n_rows < CNN_ROWS ? in->n_rows : CNN_ROWS;
     float *picked = malloc(rows * in->n_angles * w * sizeof *picked);
     tl_cor_sinograms halves[2] = {{0}};

@@ -138,7 +138,7 @@ static void stage_free(stage *st)
 /* A stage on the parts of the data (one or two 180-degree sinogram sets)
  * whose candidates lie in [a_lo, a_hi] (data columns). */
 static tl_status stage_init(stage *st, const tl_cor_sinograms *data, int parts, double a_lo, double a_hi,
-                            double max_radius, tl_workers *workers, tl_error *err)
+                            double max_radius, tl_algorithm trial, tl_workers *workers, tl_error *err)
 {
     memset(st, 0, sizeof *st);
     st->parts = parts;
@@ -154,7 +154,7 @@ static tl_status stage_init(stage *st, const tl_cor_sinograms *data, int parts, 
         return tl_error_set(err, TL_ERR_NOMEM, "entropy: out of memory");
     tl_status s = TL_OK;
     for (int p = 0; p < parts && s == TL_OK; p++)
-        s = tl_cor_trial_create(&data[p], st->n, TL_FILTER_RAMP, TL_ALGORITHM_FBP, workers, &st->trial[p], err);
+        s = tl_cor_trial_create(&data[p], st->n, TL_FILTER_RAMP, trial, workers, &st->trial[p], err);
     if (s == TL_OK)
         s = set_range(st, 0.5 * (a_lo + a_hi), err);
     if (s != TL_OK)
@@ -200,7 +200,7 @@ static size_t deepest_dip(const double *h, size_t count)
     return best;
 }
 
-tl_status tl_cor_entropy(const tl_cor_sinograms *in, double lo, double hi, tl_workers *workers,
+tl_status tl_cor_entropy(const tl_cor_sinograms *in, double lo, double hi, tl_algorithm trial, tl_workers *workers,
                          tl_cor_estimate *est, tl_error *err)
 {
     tl_status s;
@@ -229,7 +229,7 @@ tl_status tl_cor_entropy(const tl_cor_sinograms *in, double lo, double hi, tl_wo
             goto done;
     double off = 0.5 * ((double)bin - 1.0);
     double c_lo = (lo - off) / (double)bin, c_hi = (hi - off) / (double)bin;
-    if ((s = stage_init(&st, coarse, parts, c_lo, c_hi, INFINITY, workers, err)) != TL_OK)
+    if ((s = stage_init(&st, coarse, parts, c_lo, c_hi, INFINITY, trial, workers, err)) != TL_OK)
         goto done;
     size_t count = (size_t)floor(c_hi - c_lo) + 1, best;
     if ((s = scan_candidates(&st, c_lo, 1.0, count, axes, h, &best, err)) != TL_OK)
@@ -274,7 +274,7 @@ tl_status tl_cor_entropy(const tl_cor_sinograms *in, double lo, double hi, tl_wo
         double l_lo = (f_lo - boff) / (double)b, l_hi = (f_hi - boff) / (double)b;
         if (s == TL_OK)
             s = stage_init(&st, level, parts, fmax((lo - boff) / (double)b, l_lo - 1.0),
-                           fmin((hi - boff) / (double)b, l_hi + 1.0), ENTROPY_MAX_RADIUS, workers, err);
+                           fmin((hi - boff) / (double)b, l_hi + 1.0), ENTROPY_MAX_RADIUS, trial, workers, err);
         for (int p = 0; p < 2; p++)
             tl_cor_reduced_free(&level[p]);
         if (s != TL_OK)

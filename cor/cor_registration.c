@@ -125,9 +125,10 @@ static double correlation_at(const fftwf_complex *spec, size_t L, double t)
     return sum;
 }
 
-tl_status tl_cor_registration(const tl_cor_sinograms *in, double lo, double hi, tl_workers *workers,
-                              tl_cor_estimate *est, tl_error *err)
+tl_status tl_cor_registration(const tl_cor_sinograms *in, double lo, double hi, tl_algorithm trial,
+                              tl_workers *workers, tl_cor_estimate *est, tl_error *err)
 {
+    (void)trial; /* no trial reconstructions */
     (void)workers;
     size_t n = in->n_angles, w = in->n_cols;
     if (n < 2 || w < 2)

@@ -260,9 +260,10 @@ static float *half_sinogram(const tl_cor_sinograms *in, size_t angle_step, size_
     return half;
 }
 
-tl_status tl_cor_vo(const tl_cor_sinograms *in, double lo, double hi, tl_workers *workers, tl_cor_estimate *est,
-                    tl_error *err)
+tl_status tl_cor_vo(const tl_cor_sinograms *in, double lo, double hi, tl_algorithm trial, tl_workers *workers,
+                    tl_cor_estimate *est, tl_error *err)
 {
+    (void)trial; /* no trial reconstructions */
     size_t w = in->n_cols;
     int threads = tl_workers_count(workers);
     tl_status st = TL_OK;

@@ -54,6 +54,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fftw_wisdom.h"
+
 enum {
     KERNEL_WIDTH = 6,   /* taps per dimension */
     KERNEL_LANES = 8,   /* taps written per row (the last two are zero): one 16-float vector */
@@ -251,6 +253,33 @@ static tl_status fill_tables(tl_gridrec_plan *p, const double *angles_deg, tl_fi
     return TL_OK;
 }
 
+/* The three transforms of a plan, for tl_fftw_plan_with_wisdom: the 1-D FFT of
+ * a padded projection; the inverse along u of every grid row; the inverse
+ * along v of the n output columns only. */
+static fftwf_complex *grid_interior(tl_gridrec_plan *p) { return p->grids[0] + GRID_GHOST * p->extent + GRID_GHOST; }
+
+static fftwf_plan plan_line_forward(void *ctx, unsigned flags)
+{
+    tl_gridrec_plan *p = ctx;
+    return fftwf_plan_dft_1d((int)p->grid, p->line[0], p->line[0], FFTW_FORWARD, flags);
+}
+
+static fftwf_plan plan_rows_inverse(void *ctx, unsigned flags)
+{
+    tl_gridrec_plan *p = ctx;
+    int m = (int)p->grid, e = (int)p->extent;
+    fftwf_complex *interior = grid_interior(p);
+    return fftwf_plan_many_dft(1, &m, m, interior, NULL, 1, e, interior, NULL, 1, e, FFTW_BACKWARD, flags);
+}
+
+static fftwf_plan plan_columns_inverse(void *ctx, unsigned flags)
+{
+    tl_gridrec_plan *p = ctx;
+    int m = (int)p->grid, n = (int)p->n, e = (int)p->extent;
+    fftwf_complex *crop = grid_interior(p) + (p->grid / 2 - p->n / 2);
+    return fftwf_plan_many_dft(1, &m, n, crop, NULL, e, 1, crop, NULL, e, 1, FFTW_BACKWARD, flags);
+}
+
 tl_status tl_gridrec_plan_create(size_t n_angles, size_t n_cols, size_t n, const double *angles_deg,
                                  tl_filter_window window, tl_workers *workers, tl_gridrec_plan **out,
                                  tl_error *err)
@@ -319,18 +348,14 @@ tl_status tl_gridrec_plan_create(size_t n_angles, size_t n_cols, size_t n, const
         return st;
     }
 
-    /* Plans on thread 0's buffers; every thread's buffers have the same
-     * alignment (fftwf_alloc and equal offsets), as new-array execution needs. */
-    const int mi = (int)m, ni = (int)n, ei = (int)e;
-    fftwf_complex *interior = p->grids[0] + GRID_GHOST * e + GRID_GHOST;
-    fftwf_complex *crop_columns = interior + (m / 2 - n / 2);
+    /* Plans on thread 0's buffers (exec clears them before use, so
+     * FFTW_MEASURE may scribble on them); every thread's buffers have the same
+     * alignment (fftwf_alloc and equal offsets), as new-array execution needs.
+     * Through the wisdom kept across runs (fftw_wisdom.h). */
     tl_fftw_planner_lock();
-    p->line_forward = fftwf_plan_dft_1d(mi, p->line[0], p->line[0], FFTW_FORWARD, FFTW_ESTIMATE);
-    /* along u for every grid row, then along v for the n output columns only */
-    p->rows_inverse =
-        fftwf_plan_many_dft(1, &mi, mi, interior, NULL, 1, ei, interior, NULL, 1, ei, FFTW_BACKWARD, FFTW_ESTIMATE);
-    p->columns_inverse = fftwf_plan_many_dft(1, &mi, ni, crop_columns, NULL, ei, 1, crop_columns, NULL, ei, 1,
-                                             FFTW_BACKWARD, FFTW_ESTIMATE);
+    p->line_forward = tl_fftw_plan_with_wisdom(plan_line_forward, p);
+    p->rows_inverse = tl_fftw_plan_with_wisdom(plan_rows_inverse, p);
+    p->columns_inverse = tl_fftw_plan_with_wisdom(plan_columns_inverse, p);
     tl_fftw_planner_unlock();
     if (!p->line_forward || !p->rows_inverse || !p->columns_inverse) {
         tl_gridrec_plan_destroy(&p);

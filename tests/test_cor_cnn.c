@@ -366,7 +366,7 @@ Test(cnn_search, axis_outside_the_window_is_refused, .timeout = 180)
     cr_assert_eq(tl_workers_create(2, &workers, &err), TL_OK);
     tl_cor_estimate est;
     memset(&est, 0, sizeof est);
-    cr_expect_eq(tl_cor_cnn(&s.in, 40.0, 60.0, workers, &est, &err), TL_ERR_INVALID);
+    cr_expect_eq(tl_cor_cnn(&s.in, 40.0, 60.0, TL_ALGORITHM_FBP, workers, &est, &err), TL_ERR_INVALID);
     cr_expect_eq(est.found, 0);
     /* refused either way: the best score at the window's edge, or no score high enough */
     cr_expect(strstr(est.message, "edge of the search window") != NULL ||
@@ -375,7 +375,7 @@ Test(cnn_search, axis_outside_the_window_is_refused, .timeout = 180)
     /* too narrow a detector for a 32-px patch at any level */
     s.in.n_cols = 40;
     memset(&est, 0, sizeof est);
-    cr_expect_eq(tl_cor_cnn(&s.in, 10.0, 30.0, workers, &est, &err), TL_ERR_INVALID);
+    cr_expect_eq(tl_cor_cnn(&s.in, 10.0, 30.0, TL_ALGORITHM_FBP, workers, &est, &err), TL_ERR_INVALID);
     cr_expect_eq(est.found, 0);
     cr_expect(strstr(est.message, "at least 64") != NULL, "%s", est.message);
     tl_workers_destroy(&workers);

@@ -307,7 +307,7 @@ Test(serve, a_slow_stage_holds_the_queue_limit)
     snprintf(batch, sizeof batch, "%s/batch.nxs", dir);
     simulate(scan);
     service sv;
-    start_service(&sv, "slow", "--rotation-axis 23.5 --threads 2 --stage-delay 0.01 --frame-buffers 4");
+    start_service(&sv, "slow", "--rotation-axis 23.5 --threads 2 --stage-delay 0.03 --frame-buffers 4");
     tl_test_run_result r;
     tl_test_run(&r, "send '%s' --connect %s --name slow --quiet", scan, sv.endpoint);
     cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
@@ -319,7 +319,10 @@ Test(serve, a_slow_stage_holds_the_queue_limit)
     tl_json *rep = stream_report(vol);
     cr_expect_leq(json_number(rep, "queue_high_water"), 4);
     cr_expect_eq(json_number(rep, "frame_buffers"), 4);
-    cr_expect_gt(json_number(rep, "receive_waits"), 40, "the receiver should have waited for most frames");
+    /* without backpressure it would be 0; a sender slowed by a loaded machine gives fewer waits */
+    cr_expect_gt(json_number(rep, "receive_waits"), 20, "the receiver should have waited for many frames (waited %g "
+                 "times, queue high water %g)",
+                 json_number(rep, "receive_waits"), json_number(rep, "queue_high_water"));
     const tl_json *frames = tl_json_get(rep, "frames");
     cr_expect_eq(json_number(frames, "projections") + json_number(frames, "flats") + json_number(frames, "darks"), 80,
                  "no frame lost");
