@@ -132,7 +132,7 @@ done
     echo "TomoPy:   not installable here (no Debian package, no PyPI access); the issue's figure for TomoPy gridrec on"
     echo "          2 cores at 1024 x 900 is ~23 slices/s unpadded and ~7 slices/s with the padding its accuracy needs."
     echo
-    printf '%-10s %-8s %-16s %-16s %-16s %-10s %-12s\n' size threads gridrec fbp ufo fbp/ufo gridrec/ufo
+    printf '%-10s %-8s %-22s %-22s %-22s %-10s %-12s\n' size threads gridrec fbp ufo fbp/ufo gridrec/ufo
     awk '
         { key = $2 "x" $3 " " $4; r[$1, key] = $5; lo[$1, key] = $6; hi[$1, key] = $7; if (!(key in seen)) { order[++n] = key; seen[key] = 1 } }
         function cell(a, k) { return ((a, k) in r) ? sprintf("%.2f (%.2f..%.2f)", r[a, k], lo[a, k], hi[a, k]) : "-" }
@@ -140,7 +140,7 @@ done
         END {
             for (i = 1; i <= n; i++) {
                 k = order[i]; split(k, part, " ")
-                printf "%-10s %-8s %-16s %-16s %-16s %-10s %-12s\n", part[1], part[2], cell("gridrec", k), cell("fbp", k),
+                printf "%-10s %-8s %-22s %-22s %-22s %-10s %-12s\n", part[1], part[2], cell("gridrec", k), cell("fbp", k),
                        cell("ufo", k), ratio("fbp", "ufo", k), ratio("gridrec", "ufo", k)
             }
         }' "$rows"

@@ -48,6 +48,9 @@ tl_status tl_recon_axis(const tl_config *cfg, tl_slab_source *src, size_t row_be
                         tl_error *err) TL_MUST_CHECK;
 
 /* What tl_recon_publish records about a volume and where it came from. */
+/* INPUTs `recon` takes on its command line at most (--file-list takes any number). */
+#define TL_RECON_MAX_INPUTS 4096
+
 typedef struct tl_recon_output {
     const char *input;            /* the input file, or (stream) a description of the source */
     int input_is_file;            /* checksum it (and copy its metadata when copy_metadata) */
@@ -62,6 +65,8 @@ typedef struct tl_recon_output {
     const char *const *stage_names;
     const double *stage_seconds;
     const char *stream_json;      /* NULL, or the stream's report for /entry/process/stream */
+    int mpi_ranks;                /* > 0: the MPI ranks that wrote it (provenance) */
+    const char *parallel;         /* with mpi_ranks: how they shared the work, or NULL */
 } tl_recon_output;
 
 /* Finish a volume whose slices are written: the provenance (every parameter,

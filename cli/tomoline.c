@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "cli.h"
+#include "mpi_ranks.h"
 #include "version.h"
 
 typedef struct {
@@ -44,6 +45,7 @@ static void print_version(void)
     const char *tiff_line = strchr(tiff, '\n');
     printf("tomoline %s (git %s)\n", tl_version(), tl_git_revision());
     printf("backends: %s\n", tl_backends_compiled());
+    printf("mpi: %s\n", tl_mpi_compiled() ? "yes, parallel HDF5 (mpirun -n K tomoline recon ...)" : "no");
     printf("libraries: %s, HDF5 %u.%u.%u, ZeroMQ %d.%d.%d, %.*s\n", fftwf_version, h5_major, h5_minor, h5_release,
            zmq_major, zmq_minor, zmq_patch, tiff_line ? (int)(tiff_line - tiff) : (int)strlen(tiff), tiff);
 }

@@ -47,6 +47,7 @@
 
 #include "hdf5_util.h"
 #include "log.h"
+#include "mpi_ranks.h"
 #include "tiff_write.h"
 
 struct tl_volume_writer {
@@ -61,6 +62,8 @@ struct tl_volume_writer {
     int have_provenance;
     int have_metadata;
     tl_tiff_volume *tiff;     /* TIFF output; then file and dset are unused */
+    int shared;               /* opened by every MPI rank (tl_volume_writer_create_shared) */
+    hid_t dxpl;               /* shared: collective transfers */
 };
 
 static const char *const data_path = "/entry/data/data";
@@ -383,7 +386,7 @@ tl_status tl_volume_writer_create(const char *path, const tl_volume_desc *desc, 
     tl_volume_writer *w = calloc(1, sizeof *w);
     if (!w)
         return tl_error_set(err, TL_ERR_NOMEM, "'%s': out of memory", p);
-    w->file = w->dset = w->half_type = H5I_INVALID_HID;
+    w->file = w->dset = w->half_type = w->dxpl = H5I_INVALID_HID;
     w->desc = d;
     w->path = strdup(p);
     w->written = calloc(d.nz, 1);
@@ -423,6 +426,223 @@ fail_free:
     return st;
 }
 
+/* ---- one file written by every MPI rank (parallel HDF5) ------------------
+ *
+ * Rank 0 makes PATH.partial and its layout with the serial driver, exactly as
+ * tl_volume_writer_create does, and closes it; then every rank opens it through
+ * MPI-IO (H5Pset_fapl_mpio) and writes its slices with collective transfers,
+ * so the MPI-IO layer can merge the ranks' requests into large contiguous
+ * writes (the two-phase I/O of ROMIO; Thakur, Gropp and Lusk 1999, "Data
+ * sieving and collective I/O in ROMIO"). Filters (compression) need collective
+ * writes too, which is why every rank calls every write, with no slices when it
+ * has none left. At the end every rank closes the file (collective), and rank 0
+ * reopens it with the serial driver for the provenance, the copied metadata and
+ * the commit. */
+
+#if defined(TOMOLINE_MPI) && defined(H5_HAVE_PARALLEL)
+#include <mpi.h>
+
+static tl_status open_shared(tl_volume_writer *w, tl_error *err)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    tl_status st = TL_OK;
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL) < 0 ||
+        (w->file = H5Fopen(w->partial, H5F_ACC_RDWR, fapl)) < 0 ||
+        (w->dset = H5Dopen2(w->file, data_path, H5P_DEFAULT)) < 0 ||
+        (w->dxpl = H5Pcreate(H5P_DATASET_XFER)) < 0 || H5Pset_dxpl_mpio(w->dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
+        char reason[256];
+        tl_h5_reason(reason, sizeof reason);
+        st = tl_error_set(err, TL_ERR_IO, "'%s': cannot open %s for parallel writing (MPI-IO)%s%s%s", w->partial,
+                          data_path, reason[0] ? " (HDF5: " : "", reason, reason[0] ? ")" : "");
+    }
+    if (fapl >= 0)
+        H5Pclose(fapl);
+    return st;
+}
+
+static void close_shared(tl_volume_writer *w)
+{
+    if (w->dxpl >= 0)
+        H5Pclose(w->dxpl);
+    w->dxpl = H5I_INVALID_HID;
+    if (w->dset >= 0)
+        H5Dclose(w->dset);
+    w->dset = H5I_INVALID_HID;
+    if (w->file >= 0)
+        H5Fclose(w->file); /* collective */
+    w->file = H5I_INVALID_HID;
+}
+
+tl_status tl_volume_writer_create_shared(const char *path, const tl_volume_desc *desc, int overwrite,
+                                         tl_volume_writer **out, tl_error *err)
+{
+    if (!tl_mpi_active())
+        return tl_volume_writer_create(path, desc, overwrite, out, err);
+    *out = NULL;
+    tl_volume_writer *w = NULL;
+    tl_status st = TL_OK;
+    if (desc && desc->format == TL_VOLUME_TIFF)
+        st = tl_error_set(err, TL_ERR_UNSUPPORTED,
+                          "'%s': --save-format tiff under mpirun is not supported (use h5, which all ranks write "
+                          "together)",
+                          path);
+    else if (tl_mpi_rank() == 0 && (st = tl_volume_writer_create(path, desc, overwrite, &w, err)) == TL_OK) {
+        close_handles(w);
+        if (H5Fclose(w->file) < 0)
+            st = tl_error_set(err, TL_ERR_IO, "'%s': cannot close the new file before parallel writing", w->partial);
+        w->file = H5I_INVALID_HID;
+    }
+    if ((st = tl_mpi_agree(st, err)) != TL_OK) {
+        if (w) {
+            remove(w->partial);
+            writer_free(w);
+        }
+        return st;
+    }
+    if (tl_mpi_rank() != 0) { /* the same description, checked by rank 0 */
+        w = calloc(1, sizeof *w);
+        if (w) {
+            w->file = w->dset = w->half_type = w->dxpl = H5I_INVALID_HID;
+            w->desc = *desc;
+            w->path = strdup(path);
+            w->partial = malloc(strlen(path) + sizeof ".partial");
+            w->written = calloc(desc->nz, 1);
+            if (w->partial)
+                sprintf(w->partial, "%s.partial", path);
+            if (!w->path || !w->partial || !w->written) {
+                writer_free(w);
+                w = NULL;
+            }
+        }
+        if (!w)
+            st = tl_error_set(err, TL_ERR_NOMEM, "'%s': out of memory", path);
+    }
+    if (st == TL_OK && w->desc.float16 && w->half_type < 0 && (w->half_type = make_half_type()) < 0)
+        st = tl_error_set(err, TL_ERR_INTERNAL, "'%s': cannot make the float16 HDF5 type", path);
+    if (st == TL_OK) {
+        w->shared = 1;
+        w->dxpl = H5I_INVALID_HID;
+        st = open_shared(w, err);
+    }
+    if ((st = tl_mpi_agree(st, err)) != TL_OK) {
+        if (w) {
+            w->shared = 1;
+            tl_volume_writer_abort(&w);
+        }
+        return st;
+    }
+    *out = w;
+    return TL_OK;
+}
+
+static tl_status write_shared(tl_volume_writer *w, size_t z_begin, size_t nz, const float *data, tl_error *err)
+{
+    const tl_volume_desc *d = &w->desc;
+    size_t plane = d->ny * d->nx;
+    uint16_t *half = NULL;
+    tl_status st = TL_OK;
+    if (nz && !data)
+        st = tl_error_set(err, TL_ERR_INVALID, "'%s': no voxels given", w->partial);
+    if (st == TL_OK && nz && d->float16 && !(half = malloc(nz * plane * sizeof *half)))
+        st = tl_error_set(err, TL_ERR_NOMEM, "'%s': out of memory for %zu float16 slices", w->partial, nz);
+    /* every rank must take part in the transfer: agree first */
+    if ((st = tl_mpi_agree(st, err)) != TL_OK) {
+        free(half);
+        return st;
+    }
+    for (size_t i = 0; half && i < nz * plane; i++)
+        half[i] = float_to_half(data[i]);
+    hsize_t start[3] = {z_begin, 0, 0}, cnt[3] = {nz, d->ny, d->nx}, one[3] = {1, 1, 1};
+    hid_t fspace = H5Dget_space(w->dset);
+    hid_t mspace = H5Screate_simple(3, nz ? cnt : one, NULL);
+    int bad = fspace < 0 || mspace < 0;
+    if (!bad && nz)
+        bad = H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0;
+    else if (!bad)
+        bad = H5Sselect_none(fspace) < 0 || H5Sselect_none(mspace) < 0;
+    static const float nothing = 0.0f;
+    if (!bad)
+        bad = H5Dwrite(w->dset, d->float16 ? w->half_type : H5T_NATIVE_FLOAT, mspace, fspace, w->dxpl,
+                       d->float16 ? (const void *)half : nz ? (const void *)data : (const void *)&nothing) < 0;
+    if (bad) {
+        char reason[256];
+        tl_h5_reason(reason, sizeof reason);
+        st = tl_error_set(err, TL_ERR_IO, "'%s': cannot write slices %zu-%zu of dataset %s (parallel)%s%s%s",
+                          w->partial, z_begin, z_begin + nz - 1, data_path, reason[0] ? " (HDF5: " : "", reason,
+                          reason[0] ? ")" : "");
+    } else if (nz) {
+        memset(w->written + z_begin, 1, nz);
+    }
+    if (mspace >= 0)
+        H5Sclose(mspace);
+    if (fspace >= 0)
+        H5Sclose(fspace);
+    free(half);
+    return tl_mpi_agree(st, err);
+}
+
+tl_status tl_volume_writer_end_shared(tl_volume_writer **w, tl_error *err)
+{
+    if (!w || !*w || !(*w)->shared)
+        return TL_OK;
+    tl_volume_writer *v = *w;
+    close_shared(v);
+    size_t nz = v->desc.nz, count = 0;
+    for (size_t z = 0; z < nz; z++)
+        count += v->written[z];
+    tl_mpi_sum_sizes(&count, 1);
+    v->shared = 0;
+    if (tl_mpi_rank() != 0) {
+        writer_free(v);
+        *w = NULL;
+        return TL_OK;
+    }
+    tl_status st = TL_OK;
+    if (count == nz) /* distinct slices on every rank: all were written */
+        memset(v->written, 1, nz);
+    if ((v->file = H5Fopen(v->partial, H5F_ACC_RDWR, H5P_DEFAULT)) < 0 ||
+        (v->dset = H5Dopen2(v->file, data_path, H5P_DEFAULT)) < 0)
+        st = tl_error_set(err, TL_ERR_IO, "'%s': cannot reopen the file the ranks wrote", v->partial);
+    if (st != TL_OK)
+        tl_volume_writer_abort(w);
+    return st;
+}
+
+static void abort_shared(tl_volume_writer *w)
+{
+    close_shared(w);
+    if (tl_mpi_rank() == 0)
+        remove(w->partial);
+}
+
+#else /* no parallel HDF5: one rank */
+
+tl_status tl_volume_writer_create_shared(const char *path, const tl_volume_desc *desc, int overwrite,
+                                         tl_volume_writer **out, tl_error *err)
+{
+    return tl_volume_writer_create(path, desc, overwrite, out, err);
+}
+
+tl_status tl_volume_writer_end_shared(tl_volume_writer **w, tl_error *err)
+{
+    (void)w;
+    (void)err;
+    return TL_OK;
+}
+
+static tl_status write_shared(tl_volume_writer *w, size_t z_begin, size_t nz, const float *data, tl_error *err)
+{
+    (void)w;
+    (void)z_begin;
+    (void)nz;
+    (void)data;
+    return tl_error_set(err, TL_ERR_INTERNAL, "parallel volume writer in a build without parallel HDF5");
+}
+
+static void abort_shared(tl_volume_writer *w) { (void)w; }
+
+#endif
+
 tl_status tl_volume_writer_write(tl_volume_writer *w, size_t z_begin, size_t nz, const float *data,
                                  tl_error *err)
 {
@@ -433,6 +653,8 @@ tl_status tl_volume_writer_write(tl_volume_writer *w, size_t z_begin, size_t nz,
     if (z_begin > d->nz || nz > d->nz - z_begin)
         return tl_error_set(err, TL_ERR_INVALID, "'%s': slices %zu to %zu requested, the volume has %zu",
                             w->partial, z_begin, z_begin + nz - 1, d->nz);
+    if (w->shared)
+        return write_shared(w, z_begin, nz, data, err);
     if (nz == 0)
         return TL_OK;
     if (!data)
@@ -657,6 +879,11 @@ static tl_status write_provenance_text(tl_volume_writer *w, const tl_provenance 
         ini_line(m, "rotation_axis_units", "pixel");
         ini_line(m, "rotation_axis_method", prov->rotation_axis_method);
     }
+    if (prov->mpi_ranks > 0) {
+        snprintf(num, sizeof num, "%d", prov->mpi_ranks);
+        ini_line(m, "mpi_ranks", num);
+        ini_line(m, "parallel", prov->parallel);
+    }
     const tl_volume_desc *d = &w->desc;
     fprintf(m, "\n[volume]\nformat = tiff\ndtype = float32\nnz = %zu\nny = %zu\nnx = %zu\nz_first = %zu\n", d->nz,
             d->ny, d->nx, d->z_first);
@@ -756,6 +983,17 @@ tl_status tl_volume_writer_set_provenance(tl_volume_writer *w, const tl_provenan
         (st = write_stage_times(w, process, prov, err)) != TL_OK ||
         (st = write_string_if(process, "stream", prov->stream_json, f, err)) != TL_OK)
         goto done;
+    if (prov->mpi_ranks > 0) {
+        if ((st = write_string_if(process, "parallel", prov->parallel ? prov->parallel : "mpi", f, err)) != TL_OK)
+            goto done;
+        hid_t d = H5Dopen2(process, "parallel", H5P_DEFAULT);
+        if (d < 0) {
+            st = tl_error_set(err, TL_ERR_IO, "'%s': cannot open /entry/process/parallel", f);
+            goto done;
+        }
+        st = tl_h5_write_int_attr(d, "ranks", prov->mpi_ranks, f, "/entry/process/parallel", err);
+        H5Dclose(d);
+    }
 done:
     H5Gclose(process);
     return st;
@@ -1166,7 +1404,9 @@ void tl_volume_writer_abort(tl_volume_writer **w)
         return;
     tl_h5_quiet();
     close_handles(*w);
-    if ((*w)->tiff)
+    if ((*w)->shared)
+        abort_shared(*w);
+    else if ((*w)->tiff)
         tl_tiff_volume_abort(&(*w)->tiff);
     else
         tl_h5_output_abort((*w)->file, (*w)->partial);

@@ -12,6 +12,7 @@
  *   /entry/process             NXprocess: program, version, git_revision, date (ISO 8601),
  *                              host, backend, input_file, input_file_sha256,
  *                              rotation_axis (+ @method), stage_times/ (seconds),
+ *                              parallel (+ @ranks; MPI runs only),
  *                              parameters/ (NXcollection: one string dataset per
  *                              parameter), config (the INI text)
  *   /entry/sample, /entry/instrument   copied from the input (tl_volume_writer_copy_metadata)
@@ -83,6 +84,8 @@ typedef struct tl_provenance {
     const char *const *stage_names;    /* [n_stages] */
     const double *stage_seconds;       /* [n_stages] */
     const char *stream_json;  /* streamed scans: the service's report (JSON) for /entry/process/stream, or NULL */
+    int mpi_ranks;            /* > 0: written by this many MPI ranks: /entry/process/parallel (@ranks) */
+    const char *parallel;     /* with mpi_ranks: how (library, rows of each rank), or NULL */
 } tl_provenance;
 
 typedef struct tl_volume_writer tl_volume_writer;
@@ -113,6 +116,22 @@ tl_status tl_volume_writer_copy_metadata(tl_volume_writer *w, const char *input_
 tl_status tl_volume_writer_commit(tl_volume_writer **w, tl_error *err) TL_MUST_CHECK;
 /* Close and remove PATH.partial; accepts NULL. */
 void tl_volume_writer_abort(tl_volume_writer **w);
+
+/* One file written by every MPI rank (mpi_ranks.h; parallel HDF5, NeXus only). Every
+ * rank calls these, in the same order:
+ *   tl_volume_writer_create_shared: rank 0 checks the request and creates
+ *     PATH.partial with its layout as tl_volume_writer_create does; then all ranks
+ *     open it through MPI-IO. Errors are agreed: every rank returns the same.
+ *   tl_volume_writer_write: collective; every rank calls it the same number of
+ *     times, with nz = 0 when it has no slices left; slices of different ranks
+ *     never overlap.
+ *   tl_volume_writer_end_shared: closes the parallel file on every rank; rank 0
+ *     keeps a serial writer (provenance, metadata, commit as usual; the commit
+ *     checks that the ranks together wrote every slice), the others get NULL.
+ * Without MPI, or with one rank, they are tl_volume_writer_create and nothing. */
+tl_status tl_volume_writer_create_shared(const char *path, const tl_volume_desc *desc, int overwrite,
+                                         tl_volume_writer **out, tl_error *err) TL_MUST_CHECK;
+tl_status tl_volume_writer_end_shared(tl_volume_writer **w, tl_error *err) TL_MUST_CHECK;
 
 /* Read /entry/data/data (any float type, through any installed filter plugin) of a
  * volume file, or every slice of a TIFF volume directory, into a new float array

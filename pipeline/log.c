@@ -6,10 +6,19 @@
 #include <stdio.h>
 #include <time.h>
 
-static tl_log_level current_level = TL_LOG_INFO;
+static tl_log_level current_level = TL_LOG_INFO, level_cap = TL_LOG_DEBUG;
+static char source[64] = "tomoline";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void tl_log_set_level(tl_log_level level) { current_level = level; }
+void tl_log_set_level(tl_log_level level) { current_level = level < level_cap ? level : level_cap; }
+
+void tl_log_set_source(const char *name, tl_log_level cap)
+{
+    snprintf(source, sizeof source, "%s", name);
+    level_cap = cap;
+    if (current_level > cap)
+        current_level = cap;
+}
 tl_log_level tl_log_get_level(void) { return current_level; }
 
 void tl_log(tl_log_level level, const char *fmt, ...)
@@ -23,7 +32,7 @@ void tl_log(tl_log_level level, const char *fmt, ...)
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     pthread_mutex_lock(&log_lock);
-    fprintf(stderr, "tomoline: %s%s\n", prefix[level], line);
+    fprintf(stderr, "%s: %s%s\n", source, prefix[level], line);
     pthread_mutex_unlock(&log_lock);
 }
 

@@ -13,6 +13,9 @@
 typedef enum { TL_LOG_ERROR = 0, TL_LOG_WARN, TL_LOG_INFO, TL_LOG_DEBUG } tl_log_level;
 
 void tl_log_set_level(tl_log_level level);
+/* Who speaks ("tomoline (rank 1 of 4)" under MPI; "tomoline" by default), and
+ * the most detailed level allowed from now on, whatever --verbose says. */
+void tl_log_set_source(const char *name, tl_log_level cap);
 tl_log_level tl_log_get_level(void);
 
 void tl_log(tl_log_level level, const char *fmt, ...) TL_PRINTF(2, 3);

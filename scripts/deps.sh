@@ -4,7 +4,8 @@
 set -euo pipefail
 packages=(cmake make gcc g++ git pkg-config libfftw3-dev libhdf5-dev hdf5-tools hdf5-filter-plugin
           hdf5-filter-plugin-blosc-serial libzmq3-dev libtiff-dev libpng-dev libsqlite3-dev libpq-dev libssl-dev
-          postgresql libcriterion-dev libgsl-dev clang libclang-rt-14-dev)
+          postgresql libcriterion-dev libgsl-dev clang libclang-rt-14-dev
+          openmpi-bin libopenmpi-dev libhdf5-openmpi-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
