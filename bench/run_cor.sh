@@ -7,8 +7,8 @@
 #   BUILD_DIR  where tomoline was built (default: build)
 #   N_SCANS    how many scans (default: 24)
 #   METHODS    space-separated (default: "registration vo entropy cnn auto");
-#              METHOD@gridrec reconstructs the trial slices of entropy/cnn by gridrec
-#              (--rotation-axis-algorithm gridrec)
+#              METHOD@fbp or METHOD@gridrec: the trial slices of entropy/cnn by that
+#              algorithm (--rotation-axis-algorithm; plain METHOD: its default, auto)
 # Writes bench/results/${COR_BENCH_NAME:-cor}_<date>_<commit>.txt and prints it
 # (COR_BENCH_SIZE, COR_BENCH_ANGLES, COR_BENCH_PHOTONS set the scans).
 set -eu
@@ -45,7 +45,7 @@ while [ $i -lt "$n_scans" ]; do
         --phantom $phantom --seed $((i + 1)) --photons "$photons" $ring_flags --progress none >/dev/null
     truth=$(awk -v s="$size" -v o="$offset" 'BEGIN { printf "%.3f", (s - 1) / 2 + o }')
     for m in $methods; do
-        alg=fbp
+        alg=auto
         case $m in *@*) alg=${m#*@} ;; esac
         json=$("$exe" cor "$scan" -q --rotation-axis-method "${m%@*}" --rotation-axis-algorithm "$alg" --json \
             2>"$work/err" || true)

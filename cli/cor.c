@@ -42,7 +42,8 @@ tl_status tl_recon_axis_search(const tl_config *cfg, float *sino, size_t n_rows,
                                .angles_deg = angles_deg};
         double centre = 0.5 * ((double)n_cols - 1.0), w = cfg->rotation_axis_window;
         tl_cor_options opt = {0};
-        if ((st = tl_algorithm_parse(cfg->rotation_axis_algorithm, &opt.trial_algorithm, err)) != TL_OK)
+        opt.trial_given = strcmp(cfg->rotation_axis_algorithm, "auto") != 0;
+        if (opt.trial_given && (st = tl_algorithm_parse(cfg->rotation_axis_algorithm, &opt.trial_algorithm, err)) != TL_OK)
             return st;
         if (w > 0) {
             opt.window_lo = fmax(0.0, centre - w);

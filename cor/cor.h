@@ -55,8 +55,12 @@ typedef struct tl_cor_options {
      * range, the centre (W-1)/2 +- W/4 (an axis further out leaves less than
      * half of the field of view on one side). */
     double window_lo, window_hi;
-    /* How the entropy and CNN searches reconstruct their trial slices:
-     * TL_ALGORITHM_FBP (0, the default) or TL_ALGORITHM_GRIDREC (fbp.h). */
+    /* How the entropy and CNN searches reconstruct their trial slices. With
+     * trial_given 0 (the default) each method's own choice: gridrec for entropy
+     * (as fast there, and its minimum is sharper), direct FBP for the CNN
+     * (trained on FBP trials; gridrec's grid makes its small crops slower);
+     * bench/results/cor_trial_*. With trial_given 1, trial_algorithm for both. */
+    int trial_given;
     tl_algorithm trial_algorithm;
 } tl_cor_options;
 

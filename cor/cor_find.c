@@ -102,8 +102,8 @@ static const method_fn methods[TL_COR_METHOD_COUNT] = {
 
 /* Run one method into report->by_method[m]; a failure is recorded, not returned
  * (except allocation failures). */
-static tl_status run_method(tl_cor_method m, const tl_cor_sinograms *in, double lo, double hi, tl_algorithm trial,
-                            tl_workers *workers, tl_cor_report *report, tl_error *err)
+static tl_status run_method(tl_cor_method m, const tl_cor_sinograms *in, double lo, double hi,
+                            const tl_cor_options *opt, tl_workers *workers, tl_cor_report *report, tl_error *err)
 {
     tl_cor_estimate *e = &report->by_method[m];
     memset(e, 0, sizeof *e);
@@ -111,6 +111,9 @@ static tl_status run_method(tl_cor_method m, const tl_cor_sinograms *in, double 
     double t0 = tl_now();
     tl_error merr;
     tl_error_clear(&merr);
+    tl_algorithm trial = m == TL_COR_ENTROPY ? TL_ALGORITHM_GRIDREC : TL_ALGORITHM_FBP;
+    if (opt && opt->trial_given)
+        trial = opt->trial_algorithm;
     tl_status st = methods[m](in, lo, hi, trial, workers, e, &merr);
     e->seconds = tl_now() - t0;
     if (st != TL_OK) {
@@ -138,12 +141,12 @@ static void spread_of(tl_cor_report *report)
     report->spread = hi > lo ? hi - lo : 0.0;
 }
 
-static tl_status find_auto(const tl_cor_sinograms *in, double lo, double hi, tl_algorithm trial,
+static tl_status find_auto(const tl_cor_sinograms *in, double lo, double hi, const tl_cor_options *opt,
                            tl_workers *workers, tl_cor_report *report, tl_error *err)
 {
     tl_status st;
-    if ((st = run_method(TL_COR_REGISTRATION, in, lo, hi, trial, workers, report, err)) != TL_OK ||
-        (st = run_method(TL_COR_VO, in, lo, hi, trial, workers, report, err)) != TL_OK)
+    if ((st = run_method(TL_COR_REGISTRATION, in, lo, hi, opt, workers, report, err)) != TL_OK ||
+        (st = run_method(TL_COR_VO, in, lo, hi, opt, workers, report, err)) != TL_OK)
         return st;
     const tl_cor_estimate *reg = &report->by_method[TL_COR_REGISTRATION], *vo = &report->by_method[TL_COR_VO];
     if (reg->found && vo->found && fabs(reg->axis - vo->axis) <= 1.0) {
@@ -163,7 +166,7 @@ static tl_status find_auto(const tl_cor_sinograms *in, double lo, double hi, tl_
         elo = fmax(lo, fmin(a, b) - 3.0);
         ehi = fmin(hi, fmax(a, b) + 3.0);
     }
-    if ((st = run_method(TL_COR_ENTROPY, in, elo, ehi, trial, workers, report, err)) != TL_OK)
+    if ((st = run_method(TL_COR_ENTROPY, in, elo, ehi, opt, workers, report, err)) != TL_OK)
         return st;
     const tl_cor_estimate *ent = &report->by_method[TL_COR_ENTROPY];
     spread_of(report);
@@ -207,10 +210,10 @@ tl_status tl_cor_find(const tl_cor_sinograms *in, tl_cor_method method, const tl
     if ((st = tl_cor_check(in, &arc, err)) != TL_OK || (st = tl_cor_window(opt, in->n_cols, &lo, &hi, err)) != TL_OK)
         return st;
     if (method == TL_COR_AUTO) {
-        if ((st = find_auto(in, lo, hi, opt ? opt->trial_algorithm : TL_ALGORITHM_FBP, workers, report, err)) != TL_OK)
+        if ((st = find_auto(in, lo, hi, opt, workers, report, err)) != TL_OK)
             return st;
     } else {
-        if ((st = run_method(method, in, lo, hi, opt ? opt->trial_algorithm : TL_ALGORITHM_FBP, workers, report, err)) != TL_OK)
+        if ((st = run_method(method, in, lo, hi, opt, workers, report, err)) != TL_OK)
             return st;
         const tl_cor_estimate *e = &report->by_method[method];
         if (!e->found)
