@@ -194,10 +194,20 @@ static tl_status check_compression(const char *path, tl_volume_desc *d, tl_error
     }
     /* H5Zfilter_avail also searches the plugin path (HDF5_PLUGIN_PATH, else
      * the library's default) and registers the plugin it finds. */
-    if (H5Zfilter_avail(id) <= 0)
+    if (H5Zfilter_avail(id) <= 0) {
+#ifdef H5_HAVE_PARALLEL
+        (void)package;
+        return tl_error_set(err, TL_ERR_UNSUPPORTED,
+                            "--compression %s: the HDF5 filter plugin (%s, id %d) is not available to the parallel "
+                            "HDF5 of tomoline-mpi (Debian builds it for the serial library only); under mpirun "
+                            "use --compression gzip or none",
+                            name, plugin, (int)id);
+#else
         return tl_error_set(err, TL_ERR_UNSUPPORTED,
                             "--compression %s: the HDF5 filter plugin (%s, id %d) is not installed (Debian: %s)", name,
                             plugin, (int)id, package);
+#endif
+    }
     unsigned config = 0;
     if (H5Zget_filter_info(id, &config) < 0 || !(config & H5Z_FILTER_CONFIG_ENCODE_ENABLED))
         return tl_error_set(err, TL_ERR_UNSUPPORTED,
