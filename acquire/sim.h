@@ -51,6 +51,10 @@ typedef struct tl_sim_params {
     size_t slices;        /* detector rows */
     double arc_deg;       /* 180 or 360; angles = arc * i / angles */
     double axis_offset;   /* a - (W-1)/2 */
+    int double_fov;       /* 360-degree offset-axis scan (half acquisition): the axis within a third of the
+                           * width of one edge, the phantom and the truth as wide as the 180-degree sinogram
+                           * stitched from it (kernels/stitch.h: width W + round(W - 1 - 2a) for an axis near
+                           * the left edge, W + round(2a - W + 1) near the right edge) */
     tl_phantom_kind phantom;
     size_t n_ellipses;
     uint64_t seed;
@@ -62,7 +66,21 @@ typedef struct tl_sim_params {
     tl_layout layout;
     int pixel_type;       /* -1 auto, else tl_pixel_type */
     int overwrite;
+    /* issue 10 (preprocessing): phase contrast, zingers, beam drift; 0 = off */
+    double distance_mm;   /* sample to detector; > 0: Fresnel phase contrast (kernels/fresnel.h) */
+    double energy_kev;    /* with distance_mm: the X-ray energy */
+    double pixel_size_um; /* with distance_mm: the detector pixel (columns; rows are 0.5 R / slices of it) */
+    double delta_beta;    /* with distance_mm: delta/beta of the phantom's one material */
+    double zingers;       /* fraction of the pixels of every frame that get a zinger of 1 to 2 x I0 counts */
+    double beam_drift;    /* amplitude d of the beam intensity 1 + d sin(2 pi 2.5 k / n_frames) of frame k,
+                           * written to /entry/control/data (NXtomo only) */
+    struct tl_sim_counts *counts; /* optional out: what was injected */
 } tl_sim_params;
+
+/* What tl_sim_write injected (when tl_sim_params.counts is given). */
+typedef struct tl_sim_counts {
+    size_t zingers_proj, zingers_flat, zingers_dark;
+} tl_sim_counts;
 
 /* Fill p with the defaults of the parameter table's [sim] section. */
 void tl_sim_params_default(tl_sim_params *p);

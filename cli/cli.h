@@ -28,6 +28,7 @@ int tl_cmd_rings(int argc, char **argv);     /* cli/rings.c */
 int tl_cmd_send(int argc, char **argv);      /* cli/send.c */
 int tl_cmd_serve(int argc, char **argv);     /* cli/serve.c */
 int tl_cmd_keygen(int argc, char **argv);    /* cli/keygen.c */
+int tl_cmd_route(int argc, char **argv);     /* cli/route.c */
 
 /* Shared by the subcommands (cli/common.c). */
 

@@ -88,8 +88,13 @@ tl_status tl_recon_axis(const tl_config *cfg, tl_slab_source *src, size_t row_be
         memset(search, 0, sizeof *search);
         search->method = TL_COR_METHOD_COUNT;
     }
+    if (info->stitch) { /* --file-type double_fov: the stitch fixed the axis (slab_source.c) */
+        *axis = info->stitch->layout.axis_stitched;
+        *method = info->stitch->how;
+        return TL_OK;
+    }
     if (!tl_cor_is_auto(cfg->rotation_axis))
-        return tl_cor_resolve(cfg->rotation_axis, info->n_cols, axis, method, err);
+        return tl_slab_source_resolve_axis(src, cfg->rotation_axis, axis, method, err); /* raw columns (--binning) */
     tl_cor_report local;
     tl_cor_report *rep = search ? search : &local;
     size_t rows[TL_RECON_AXIS_ROWS_MAX], n_rows = 0;
@@ -144,10 +149,14 @@ static const tl_cli_command cor_command = {
         "The axis (column coordinate: detector column j sees s = j - a; the centre is (W-1)/2) is printed\n"
         "alone on the last line of stdout, ready for --rotation-axis; --json prints an object with\n"
         "rotation_axis, method, confidence and the value of each method that ran.\n\n"
+        "With --file-type double_fov (a 360-degree scan with the axis near one edge of the detector)\n"
+        "the axis is found from the overlap of the two half turns (Vo et al. 2021; kernels/stitch.h) and\n"
+        "printed as a detector column near the edge, with the overlap and the stitched width.\n\n"
         "examples:\n"
         "  tomoline cor scan.nxs\n"
         "  tomoline recon scan.nxs --rotation-axis $(tomoline cor scan.nxs -q | tail -n 1)\n"
-        "  tomoline cor scan.h5 --rotation-axis-method vo --start-row 500 --end-row 600 --json",
+        "  tomoline cor scan.h5 --rotation-axis-method vo --start-row 500 --end-row 600 --json\n"
+        "  tomoline cor wide.nxs --file-type double_fov",
     .max_positional = 1,
 };
 
@@ -164,6 +173,39 @@ static void json_string(FILE *f, const char *s)
             fputc(c, f);
     }
     fputc('"', f);
+}
+
+/* `cor --file-type double_fov`: the axis near the edge, found from the overlap
+ * of the half turns when the source was opened (kernels/stitch.h). */
+static void print_stitch(const tl_config *cfg, const char *input, const tl_source_stitch *x)
+{
+    const tl_stitch_layout *L = &x->layout;
+    const char *edge = L->side == TL_STITCH_LEFT ? "left" : "right";
+    if (cfg->json) {
+        printf("{\"input\": ");
+        json_string(stdout, input);
+        printf(", \"file_type\": \"double_fov\", \"rotation_axis\": %.3f, \"method\": \"overlap\", \"how\": ",
+               x->detector_axis);
+        json_string(stdout, x->how);
+        printf(", \"confidence\": %.3f, \"side\": \"%s\", \"overlap\": %.3f, \"stitched_width\": %zu, "
+               "\"stitched_axis\": %.3f, \"seconds\": %.3f, \"detector_centre\": %.1f, \"rows\": [",
+               x->search.confidence, edge, L->overlap, L->width, L->axis_stitched, x->search_seconds,
+               0.5 * ((double)L->n_cols * (double)x->binning - 1.0));
+        for (size_t k = 0; k < x->n_search_rows; k++)
+            printf("%s%zu", k ? ", " : "", x->search_rows[k]);
+        printf("]}\n");
+        return;
+    }
+    printf("tomoline cor: %s: 360-degree offset-axis scan (--file-type double_fov): rows", input);
+    for (size_t k = 0; k < x->n_search_rows; k++)
+        printf(" %zu", x->search_rows[k]);
+    printf(", detector centre %.1f, %.2f s\n", 0.5 * ((double)L->n_cols * (double)x->binning - 1.0),
+           x->search_seconds);
+    printf("  overlap      %9.3f px at the %s edge (%zu trial axes, %zu angle pairs)\n", L->overlap, edge,
+           x->search.n_trials, x->search.n_pairs);
+    printf("  stitched     %9zu columns, axis at %.3f\n", L->width, L->axis_stitched);
+    printf("rotation axis: overlap of the half turns (Vo et al. 2021), confidence %.2f\n", x->search.confidence);
+    printf("%.2f\n", x->detector_axis); /* raw detector columns, ready for --rotation-axis */
 }
 
 int tl_cmd_cor(int argc, char **argv)
@@ -188,6 +230,12 @@ int tl_cmd_cor(int argc, char **argv)
         st = tl_slab_source_open(&cfg, input, 1, workers, &src, &err);
     if (st == TL_OK)
         st = tl_slab_source_rows(src, &cfg, input, &row_begin, &row_end, &err);
+    if (st == TL_OK && tl_slab_source_info(src)->stitch) { /* --file-type double_fov: found at open */
+        print_stitch(&cfg, input, tl_slab_source_info(src)->stitch);
+        tl_slab_source_close(&src);
+        tl_workers_destroy(&workers);
+        return 0;
+    }
     double t0 = tl_now();
     if (st == TL_OK)
         st = search_axis(&cfg, src, row_begin, row_end, workers, &rep, rows, &n_rows, &err);

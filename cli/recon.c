@@ -132,6 +132,7 @@ tl_status tl_recon_publish(const tl_config *cfg, const char *output, tl_volume_w
                           .stage_names = o->stage_names,
                           .stage_seconds = o->stage_seconds,
                           .stream_json = o->stream_json,
+                          .preprocessing = o->preprocessing,
                           .mpi_ranks = o->mpi_ranks,
                           .parallel = o->parallel};
     if ((st = tl_volume_writer_set_provenance(*writer, &prov, err)) != TL_OK)
@@ -381,6 +382,12 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
     report->n_dead_pixels = counts[2];
     if (rank != 0) /* rank 0 writes the provenance, commits and registers */
         goto done;
+    char preprocessing[2048];
+    tl_slab_source_preprocess_summary(src, preprocessing, sizeof preprocessing);
+    if (preprocessing[0] && ranks > 1) {
+        size_t used = strlen(preprocessing);
+        snprintf(preprocessing + used, sizeof preprocessing - used, " (counts of rank 0's rows)");
+    }
     tl_recon_output out = {.input = input,
                            .input_is_file = 1,
                            .copy_metadata = info->kind != TL_SOURCE_SINOGRAMS,
@@ -395,6 +402,7 @@ tl_status tl_recon_run(const tl_config *cfg, const char *input, const char *outp
                            .n_stages = 6,
                            .stage_names = stage_names,
                            .stage_seconds = report->stage_seconds,
+                           .preprocessing = preprocessing[0] ? preprocessing : NULL,
                            .mpi_ranks = ranks > 1 ? ranks : 0,
                            .parallel = parallel[0] ? parallel : NULL};
     st = tl_recon_publish(cfg, output, &writer, &out, t_start, report, err);

@@ -65,6 +65,7 @@ typedef struct tl_recon_output {
     const char *const *stage_names;
     const double *stage_seconds;
     const char *stream_json;      /* NULL, or the stream's report for /entry/process/stream */
+    const char *preprocessing;    /* NULL, or what was done to the projections (slab_source.h) */
     int mpi_ranks;                /* > 0: the MPI ranks that wrote it (provenance) */
     const char *parallel;         /* with mpi_ranks: how they shared the work, or NULL */
 } tl_recon_output;

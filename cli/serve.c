@@ -26,6 +26,14 @@
  * by their angle and counted. A scan that ends incomplete is discarded: no
  * output file, the reason in the log (a reconstruction from part of the angles
  * looks plausible and is wrong).
+ *
+ * A worker of `tomoline route` (issue 9): a scan-start with a "route" field
+ * (acquire/route.h) gives this service some rows of a larger detector. Such a
+ * scan is reconstructed for every row it brings (--start-row/--end-row do not
+ * apply), its z coordinates are the detector rows (row_offset), it is written
+ * as OUT_DIR/<name>_rowsAAAAA-BBBBB.nxs with no catalog record (the router
+ * makes one for the whole volume), and whatever becomes of it (written,
+ * refused, incomplete, failed) is reported to the router's report endpoint.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,6 +54,7 @@
 #include "json.h"
 #include "log.h"
 #include "recon.h"
+#include "route.h"
 #include "socket.h"
 #include "stream.h"
 #include "volume.h"
@@ -64,6 +73,7 @@ enum { ST_AXIS = TL_STREAM_STAGE_COUNT, ST_WRITE, ST_COUNT };
 
 typedef struct service {
     const tl_config *cfg;
+    void *ctx;          /* for the sockets that carry slab reports (any thread) */
     void *preview_sock; /* PUB, or NULL */
     pthread_mutex_t preview_lock; /* one PUB socket, several backprojection threads */
     pthread_mutex_t hdf5_lock;    /* HDF5 is not built thread-safe: one volume written at a time */
@@ -79,6 +89,8 @@ typedef struct scan_state {
     tl_wire_scan_start start; /* owns the angles and the experiment */
     char output[4200];
     char client[128];         /* the CURVE client's key name (ZAP User-Id), or "" */
+    int routed;               /* a router's worker for rows of a larger detector: route holds them */
+    tl_route_field route;
     size_t row_begin, row_end;
     tl_workers *team;         /* ring removal and the axis search */
     tl_rings_plan *rings;
@@ -110,10 +122,56 @@ static void scan_free(scan_state *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Routed scans: tell the router what became of the slab (reason NULL: written
+ * to path). Best effort: a router that does not hear of it gives the scan up
+ * after its --route-timeout. */
+static void route_report(service *srv, const tl_route_field *route, const char *scan, const char *reason,
+                         const char *path, double axis, const char *axis_method, double t_start)
+{
+    tl_route_report rep;
+    memset(&rep, 0, sizeof rep);
+    snprintf(rep.scan, sizeof rep.scan, "%s", scan);
+    snprintf(rep.ticket, sizeof rep.ticket, "%s", route->ticket);
+    rep.worker = route->worker;
+    rep.row_begin = route->row_begin;
+    rep.row_end = route->row_end;
+    rep.ok = reason == NULL;
+    snprintf(rep.reason, sizeof rep.reason, "%s", reason ? reason : "");
+    if (path && !realpath(path, rep.path))
+        snprintf(rep.path, sizeof rep.path, "%s", path);
+    gethostname(rep.host, sizeof rep.host - 1);
+    rep.axis = axis;
+    snprintf(rep.axis_method, sizeof rep.axis_method, "%s", axis_method ? axis_method : "");
+    rep.seconds = tl_now() - t_start;
+    const char *to = srv->cfg->report_to[0] ? srv->cfg->report_to : route->report_to;
+    char *json = tl_route_report_encode(&rep);
+    tl_error err = {0};
+    if (!json)
+        tl_log_warn("serve: scan '%s': no report for the router: out of memory", scan);
+    else if (tl_route_report_send(srv->ctx, to, json, 5.0, &err) != TL_OK)
+        tl_log_warn("serve: scan '%s': no report for the router: %s", scan, err.message);
+    else
+        tl_log_info("serve: scan '%s' (rows %zu..%zu of the router's worker %zu): reported %s to %s", scan,
+                    route->row_begin, route->row_end - 1, route->worker, reason ? "failure" : "the slab", to);
+    free(json);
+}
+
 static void scan_drop(scan_state *s, const char *why)
 {
     tl_log_warn("serve: scan '%s' discarded: %s (%zu of %zu frames received)", s->id, why, s->received, s->total);
+    if (s->routed)
+        route_report(s->srv, &s->route, s->id, why, NULL, NAN, NULL, s->t_start);
     scan_free(s);
+}
+
+/* A scan-start refused before it got a place: logged, counted, reported to its router. */
+static void refuse_scan(service *srv, const tl_route_field *route, const char *scan, size_t *count, int counter,
+                        const char *why)
+{
+    tl_log_warn("serve: scan '%s' refused: %s", scan, why);
+    count[counter]++;
+    if (route)
+        route_report(srv, route, scan, why, NULL, NAN, NULL, tl_now());
 }
 
 static scan_state *find_scan(scan_state *scans, const char *id)
@@ -163,7 +221,7 @@ static void on_preview(void *ctx, const float *volume, size_t nz, size_t n, size
         return;
     pthread_mutex_lock(&srv->preview_lock);
     size_t zc = nz / 2, c = n / 2;
-    publish_cut(srv, s->id, 'z', s->row_begin + zc, n, n, volume + zc * n * n, done, n_proj);
+    publish_cut(srv, s->id, 'z', s->start.row_offset + s->row_begin + zc, n, n, volume + zc * n * n, done, n_proj);
     for (size_t z = 0; z < nz; z++)
         memcpy(cut + z * n, volume + (z * n + c) * n, n * sizeof *cut);
     publish_cut(srv, s->id, 'y', c, nz, n, cut, done, n_proj);
@@ -175,36 +233,44 @@ static void on_preview(void *ctx, const float *volume, size_t nz, size_t n, size
     free(cut);
 }
 
-static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const char *client, size_t *count)
+static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const char *client,
+                       const tl_route_field *route, size_t *count)
 {
     const tl_config *cfg = srv->cfg;
+    char why[600];
     if (find_scan(scans, m->scan)) {
         tl_log_warn("serve: scan-start for scan '%s', which is already in progress: ignored", m->scan);
         count[C_MALFORMED]++;
+        if (route)
+            route_report(srv, route, m->scan, "a scan with this id is already in progress on the worker", NULL, NAN,
+                         NULL, tl_now());
         return;
     }
     const tl_wire_scan_start *st = &m->start;
     double frame_bytes = (double)st->rows * (double)st->cols * (double)tl_wire_dtype_size(st->dtype);
     double scan_bytes = (double)(st->n_proj + st->n_flat + st->n_dark) * frame_bytes;
     if (frame_bytes > (double)cfg->max_frame_bytes) {
-        tl_log_warn("serve: scan '%s' refused: a frame of %zu x %zu %s is %.0f bytes, more than --max-frame-bytes %ld",
-                    m->scan, st->rows, st->cols, tl_wire_dtype_name(st->dtype), frame_bytes, cfg->max_frame_bytes);
-        count[C_OVER_LIMIT]++;
+        snprintf(why, sizeof why, "a frame of %zu x %zu %s is %.0f bytes, more than --max-frame-bytes %ld", st->rows,
+                 st->cols, tl_wire_dtype_name(st->dtype), frame_bytes, cfg->max_frame_bytes);
+        refuse_scan(srv, route, m->scan, count, C_OVER_LIMIT, why);
         return;
     }
     if (scan_bytes > cfg->max_scan_bytes) {
-        tl_log_warn("serve: scan '%s' refused: its frames are %.0f bytes, more than --max-scan-bytes %.0f", m->scan,
-                    scan_bytes, cfg->max_scan_bytes);
-        count[C_OVER_LIMIT]++;
+        snprintf(why, sizeof why, "its frames are %.0f bytes, more than --max-scan-bytes %.0f", scan_bytes,
+                 cfg->max_scan_bytes);
+        refuse_scan(srv, route, m->scan, count, C_OVER_LIMIT, why);
         return;
     }
-    /* What the stages can work with; refused (and counted) like a limit, with the reason. */
-    size_t row_begin = (size_t)cfg->start_row, row_end = cfg->end_row < 0 ? st->rows : (size_t)cfg->end_row;
+    /* What the stages can work with; refused (and counted) like a limit, with
+     * the reason. A routed scan brings only the rows it is to reconstruct. */
+    size_t row_begin = route ? 0 : (size_t)cfg->start_row,
+           row_end = route || cfg->end_row < 0 ? st->rows : (size_t)cfg->end_row;
     const char *unusable = NULL;
-    char why[300];
     if (row_end > st->rows)
         row_end = st->rows;
-    if (row_begin >= row_end) {
+    if (route && strcmp(cfg->save_format, "h5") != 0) {
+        unusable = "a routed slab is written as NeXus/HDF5 for the router to assemble (--save-format h5)";
+    } else if (row_begin >= row_end) {
         snprintf(why, sizeof why, "--start-row %ld --end-row %ld select no row of its %zu", cfg->start_row,
                  cfg->end_row, st->rows);
         unusable = why;
@@ -214,18 +280,18 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const ch
         unusable = "a reconstruction needs at least 2 projections of at least 2 columns";
     }
     if (unusable) {
-        tl_log_warn("serve: scan '%s' refused: %s", m->scan, unusable);
-        count[C_OVER_LIMIT]++;
+        refuse_scan(srv, route, m->scan, count, C_OVER_LIMIT, unusable);
         return;
     }
     /* sinograms rows x projections x (cols + 2) and volume rows x cols x cols, floats */
     double held = (double)(row_end - row_begin) *
                   ((double)st->n_proj * (double)(st->cols + 2) + (double)st->cols * (double)st->cols) * 4.0;
     if (held > cfg->max_scan_bytes) {
-        tl_log_warn("serve: scan '%s' refused: reconstructing its rows %zu..%zu holds %.0f bytes (sinograms and "
-                    "volume), more than --max-scan-bytes %.0f; reconstruct fewer rows (--start-row/--end-row)",
-                    m->scan, row_begin, row_end - 1, held, cfg->max_scan_bytes);
-        count[C_OVER_LIMIT]++;
+        snprintf(why, sizeof why, "reconstructing its rows %zu..%zu holds %.0f bytes (sinograms and volume), more "
+                 "than --max-scan-bytes %.0f; reconstruct fewer rows (%s)", st->row_offset + row_begin,
+                 st->row_offset + row_end - 1, held,
+                 cfg->max_scan_bytes, route ? "route to more workers" : "--start-row/--end-row");
+        refuse_scan(srv, route, m->scan, count, C_OVER_LIMIT, why);
         return;
     }
     scan_state *s = NULL;
@@ -233,8 +299,8 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const ch
         if (scans[i].state == SCAN_FREE)
             s = &scans[i];
     if (!s) {
-        tl_log_warn("serve: scan '%s' refused: %d scans are already in progress", m->scan, MAX_SCANS);
-        count[C_OVER_LIMIT]++;
+        snprintf(why, sizeof why, "%d scans are already in progress", MAX_SCANS);
+        refuse_scan(srv, route, m->scan, count, C_OVER_LIMIT, why);
         return;
     }
     memset(s, 0, sizeof *s);
@@ -250,11 +316,19 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const ch
     s->row_end = row_end;
     s->state = SCAN_RECEIVING;
     s->t_start = s->last_seen = tl_now();
+    if (route) {
+        s->routed = 1;
+        s->route = *route;
+    }
     /* An existing volume is never replaced without --overwrite, and beam time is
-     * never thrown away for a name clash: the scan goes to <name>_2.nxs, _3, ... */
-    snprintf(s->output, sizeof s->output, "%s/%s.nxs", cfg->out_path_name, s->name);
+     * never thrown away for a name clash: the scan goes to <name>_2.nxs, _3, ...
+     * A routed slab is named by its detector rows (the z of its slices). */
+    char rows_part[64] = "";
+    if (route)
+        snprintf(rows_part, sizeof rows_part, "_rows%05zu-%05zu", st->row_offset, st->row_offset + st->rows - 1);
+    snprintf(s->output, sizeof s->output, "%s/%s%s.nxs", cfg->out_path_name, s->name, rows_part);
     for (int k = 2; !cfg->overwrite && output_taken(scans, s, s->output); k++)
-        snprintf(s->output, sizeof s->output, "%s/%s_%d.nxs", cfg->out_path_name, s->name, k);
+        snprintf(s->output, sizeof s->output, "%s/%s%s_%d.nxs", cfg->out_path_name, s->name, rows_part, k);
 
     tl_error err = {0};
     tl_status rc = TL_OK;
@@ -314,6 +388,10 @@ static void start_scan(service *srv, scan_state *scans, tl_wire_msg *m, const ch
     }
     if (s->client[0])
         tl_log_info("serve: scan '%s' from CURVE client '%s'", s->id, s->client);
+    if (route)
+        tl_log_info("serve: scan '%s': worker %zu of %zu of a router (its rows %zu..%zu of %zu), reports to %s", s->id,
+                    route->worker, route->workers, route->row_begin, route->row_end - 1, route->rows_total,
+                    cfg->report_to[0] ? cfg->report_to : route->report_to);
     tl_log_info("serve: scan '%s' -> %s: %zu darks, %zu flats, %zu projections of %zu x %zu %s; rows %zu..%zu, axis "
                 "%s, ring removal %s, %.1f MiB held",
                 s->id, s->output, s->start.n_dark, s->start.n_flat, s->start.n_proj, s->start.rows, s->start.cols,
@@ -437,6 +515,15 @@ static char *stream_report(const scan_state *s, const tl_stream_stats *st, const
     for (size_t i = 0; i < sizeof fault / sizeof *fault; i++)
         tl_jbuf_printf(&b, "%s\"%s\":%zu", i ? "," : "", counter_names[fault[i]], s->count[fault[i]]);
     tl_jbuf_raw(&b, "}");
+    if (s->routed) {
+        tl_jbuf_printf(&b, ",\"route\":{\"worker\":%zu,\"workers\":%zu,\"rows\":[%zu,%zu],\"rows_total\":%zu,"
+                           "\"ticket\":",
+                       s->route.worker, s->route.workers, s->route.row_begin, s->route.row_end, s->route.rows_total);
+        tl_jbuf_string(&b, s->route.ticket);
+        tl_jbuf_raw(&b, ",\"report_to\":");
+        tl_jbuf_string(&b, s->srv->cfg->report_to[0] ? s->srv->cfg->report_to : s->route.report_to);
+        tl_jbuf_raw(&b, "}");
+    }
     if (s->start.sample[0]) {
         tl_jbuf_raw(&b, ",\"sample\":");
         tl_jbuf_string(&b, s->start.sample);
@@ -530,14 +617,25 @@ static void *finish_main(void *arg)
                                .stage_names = stage_names,
                                .stage_seconds = stage_seconds,
                                .stream_json = report_json};
+        /* A routed slab gets no catalog record: the router makes one for the volume. */
+        tl_config *slab_cfg = NULL;
+        if (rc == TL_OK && s->routed && !(slab_cfg = malloc(sizeof *slab_cfg)))
+            rc = tl_error_set(&err, TL_ERR_NOMEM, "out of memory");
+        if (slab_cfg) {
+            *slab_cfg = *cfg;
+            slab_cfg->catalog[0] = '\0';
+        }
         if (rc == TL_OK)
-            rc = tl_recon_publish(cfg, s->output, &writer, &out, s->t_start, &rep, &err);
+            rc = tl_recon_publish(slab_cfg ? slab_cfg : cfg, s->output, &writer, &out, s->t_start, &rep, &err);
+        free(slab_cfg);
         tl_volume_writer_abort(&writer);
         pthread_mutex_unlock(&s->srv->hdf5_lock);
     }
     if (rc != TL_OK) {
         tl_log(TL_LOG_ERROR, "serve: scan '%s' was complete but its reconstruction failed: %s", s->id, err.message);
         s->result = C_FAILED;
+        if (s->routed)
+            route_report(s->srv, &s->route, s->id, err.message, NULL, s->axis, axis_method, s->t_start);
     } else {
         double latency = tl_now() - s->t_last_frame, ingest = s->t_last_frame - s->t_start;
         size_t frames = st.frames[0] + st.frames[1] + st.frames[2];
@@ -556,6 +654,8 @@ static void *finish_main(void *arg)
                ingest > 0 ? (double)st.bytes / ingest / 1e6 : 0.0, latency, (double)tl_cli_peak_rss() / 1048576.0);
         fflush(stdout);
         s->result = C_DONE;
+        if (s->routed)
+            route_report(s->srv, &s->route, s->id, NULL, s->output, s->axis, axis_method, s->t_start);
     }
     free(report_json);
     atomic_store(&s->finished, 1);
@@ -616,7 +716,10 @@ static const tl_cli_command serve_command = {
         "volume, and --frame-buffers frames; a scan needing more than --max-scan-bytes is refused.\n"
         "When the stages fall behind the sender, the service stops reading the socket (backpressure).\n"
         "Security: --curve-secret-key and --curve-allowed-keys (docs/security.md, 'tomoline keygen').\n"
-        "--preview-publish ENDPOINT publishes the central slices as the volume grows (docs/protocol.md).\n\n"
+        "--preview-publish ENDPOINT publishes the central slices as the volume grows (docs/protocol.md).\n"
+        "As a worker of 'tomoline route' (a scan-start with a 'route' field) it reconstructs the rows it\n"
+        "is given into OUT_DIR/<name>_rowsAAAAA-BBBBB.nxs (AAAAA..BBBBB: detector rows), makes no catalog\n"
+        "record, and reports the slab (or its failure) to the router (--report-to overrides where).\n\n"
         "example:\n"
         "  tomoline serve --listen tcp://*:5555 -o /data/recon --catalog sqlite:/data/catalog.db \\\n"
         "      --curve-secret-key server.secret --curve-allowed-keys /etc/tomoline/clients",
@@ -642,6 +745,12 @@ int tl_cmd_serve(int argc, char **argv)
     if (!cfg.curve_secret_key[0] != !cfg.curve_allowed_keys[0]) {
         fprintf(stderr, "tomoline: error: --curve-secret-key and --curve-allowed-keys go together (given: %s)\n",
                 cfg.curve_secret_key[0] ? "--curve-secret-key only" : "--curve-allowed-keys only");
+        return 2;
+    }
+    if (cfg.report_to[0] && strncmp(cfg.report_to, "tcp://", 6) != 0 && strncmp(cfg.report_to, "ipc://", 6) != 0) {
+        fprintf(stderr, "tomoline: error: --report-to '%s' is not a tcp:// or ipc:// endpoint (the router's "
+                        "--report-listen as this worker reaches it)\n",
+                cfg.report_to);
         return 2;
     }
     /* Options every scan will use are checked once, here, not at the first scan-end. */
@@ -684,7 +793,7 @@ int tl_cmd_serve(int argc, char **argv)
     zmq_setsockopt(sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     tl_curve_server *curve = NULL;
-    service srv = {.cfg = &cfg};
+    service srv = {.cfg = &cfg, .ctx = ctx};
     pthread_mutex_init(&srv.preview_lock, NULL);
     pthread_mutex_init(&srv.hdf5_lock, NULL);
     int exit_code = 0;
@@ -761,8 +870,18 @@ int tl_cmd_serve(int argc, char **argv)
                     tl_log_warn("serve: scan-start of '%s' with %zu parts: dropped", m.scan, n_parts);
                     count[C_BAD_PAYLOAD]++;
                 } else {
+                    /* a router's worker? (acquire/route.h) */
+                    tl_route_field route;
+                    int routed = 0;
+                    if (tl_route_field_decode(zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]), m.start.rows,
+                                              &route, &routed, &err) != TL_OK) {
+                        tl_log_warn("serve: scan-start of '%s' dropped: %s", m.scan, err.message);
+                        count[C_MALFORMED]++;
+                        break;
+                    }
                     /* with CURVE, which allowed key sent it (the name of its .public file) */
-                    start_scan(&srv, scans, &m, curve ? zmq_msg_gets(&parts[0], "User-Id") : NULL, count);
+                    start_scan(&srv, scans, &m, curve ? zmq_msg_gets(&parts[0], "User-Id") : NULL,
+                               routed ? &route : NULL, count);
                 }
                 break;
             case TL_WIRE_FRAME:

@@ -11,6 +11,7 @@
 #include "recon.h"
 #include "scan_write.h"
 #include "sim.h"
+#include "stitch.h"
 #include "volume.h"
 #include "workers.h"
 
@@ -33,6 +34,7 @@ static void sim_params_from_config(const tl_config *cfg, tl_sim_params *p)
     p->slices = (size_t)cfg->slices;
     p->arc_deg = strcmp(cfg->arc, "360") == 0 ? 360.0 : 180.0;
     p->axis_offset = cfg->axis_offset;
+    p->double_fov = (int)cfg->double_fov;
     p->phantom = strcmp(cfg->phantom, "ellipses") == 0 ? TL_PHANTOM_ELLIPSES : TL_PHANTOM_SHEPP_LOGAN;
     p->n_ellipses = (size_t)cfg->ellipses;
     p->seed = (uint64_t)cfg->seed;
@@ -47,6 +49,13 @@ static void sim_params_from_config(const tl_config *cfg, tl_sim_params *p)
                     : strcmp(cfg->pixel_type, "float32") == 0 ? TL_PIXEL_FLOAT32
                                                               : -1;
     p->overwrite = (int)cfg->overwrite;
+    /* issue 10: phase contrast (the [recon] physics shared with Paganin retrieval), zingers, beam drift */
+    p->distance_mm = cfg->propagation_distance;
+    p->energy_kev = cfg->energy;
+    p->pixel_size_um = cfg->pixel_size;
+    p->delta_beta = cfg->delta_beta;
+    p->zingers = cfg->zingers;
+    p->beam_drift = cfg->beam_drift;
 }
 
 static const tl_cli_command sim_command = {
@@ -59,10 +68,23 @@ static const tl_cli_command sim_command = {
         "the ground-truth volume goes beside it as SCAN_truth.nxs (same layout as a reconstruction),\n"
         "so any reconstruction can be compared with it. The rotation axis is at column\n"
         "(size-1)/2 + --axis-offset. Values are attenuation per pixel.\n\n"
+        "Phase contrast (--propagation-distance > 0, with --energy, --pixel-size, --delta-beta): the\n"
+        "phantom is one material; each projection's exit wave exp(-(1 + i delta/beta) p / 2) (p the\n"
+        "line integral) is propagated by the Fresnel transfer function exp(-i pi lambda z |f|^2) on a\n"
+        "padded grid (open beam past the sides, mirror images past the first and last rows) and the\n"
+        "detector records |psi|^2: fringes at edges, which --retrieve-phase-method paganin removes.\n"
+        "Rows are 0.5 R / slices pixels apart (R = size/2 - 3): square for --size 130 --slices 31.\n"
+        "Zingers (--zingers F): a fraction F of every frame's pixels gets 1 to 2 x the flat counts\n"
+        "added (the counts are printed). Beam drift (--beam-drift d): frame k of n is lit by\n"
+        "1 + d sin(2 pi 2.5 (k + 1/2) / n), recorded in /entry/control/data (NXtomo).\n\n"
         "examples:\n"
         "  tomoline sim -o sl.nxs --size 512 --angles 720 --axis-offset 3.5\n"
         "  tomoline sim -o noisy.nxs --phantom ellipses --photons 20000 --gain-error 0.002 \\\n"
-        "      --defective-columns 4 --arc 360 --layout dxchange",
+        "      --defective-columns 4 --arc 360 --layout dxchange\n"
+        "  tomoline sim -o pc.nxs --size 130 --slices 31 --propagation-distance 100 --energy 20 \\\n"
+        "      --pixel-size 1 --delta-beta 100     # Fresnel phase contrast of one material\n"
+        "  tomoline sim -o z.nxs --zingers 1e-4 --beam-drift 0.1   # zingers and a beam monitor to correct\n"
+        "  tomoline sim -o wide.nxs --double-fov --arc 360 --angles 720 --axis-offset -110   # axis at column 17.5",
     .max_positional = 0,
 };
 
@@ -85,6 +107,8 @@ int tl_cmd_sim(int argc, char **argv)
     double t0 = tl_now();
     if (tl_workers_create((int)cfg.threads, &workers, &err) != TL_OK)
         return tl_cli_fail(&err);
+    tl_sim_counts injected = {0};
+    p.counts = &injected;
     tl_status st = tl_sim_write(&p, cfg.out_path_name, cfg.truth ? truth : NULL, workers, &err);
     tl_workers_destroy(&workers);
     if (st != TL_OK)
@@ -94,6 +118,23 @@ int tl_cmd_sim(int argc, char **argv)
            cfg.out_path_name, cfg.phantom, p.angles, p.arc_deg, p.n_dark, p.n_flat, p.slices, p.size,
            0.5 * ((double)p.size - 1) + p.axis_offset,
            p.photons > 0 ? "Poisson noise" : "noise-free", tl_now() - t0);
+    if (p.double_fov) {
+        tl_stitch_layout layout;
+        if (tl_stitch_layout_for(p.size, 0.5 * ((double)p.size - 1) + p.axis_offset, &layout, &err) == TL_OK)
+            printf("tomoline sim: 360-degree offset-axis scan: overlap %.2f px at the %s edge; reconstruct with "
+                   "--file-type double_fov (stitched width %zu, the truth's width)\n",
+                   layout.overlap, layout.side == TL_STITCH_LEFT ? "left" : "right", layout.width);
+    }
+    if (p.distance_mm > 0)
+        printf("tomoline sim: phase contrast: delta/beta %g, %g keV, %g mm, %g um pixels (retrieve with "
+               "--retrieve-phase-method paganin and the same values)\n",
+               p.delta_beta, p.energy_kev, p.distance_mm, p.pixel_size_um);
+    if (p.zingers > 0)
+        printf("tomoline sim: zingers: %zu in projections, %zu in flats, %zu in darks\n", injected.zingers_proj,
+               injected.zingers_flat, injected.zingers_dark);
+    if (p.beam_drift > 0)
+        printf("tomoline sim: beam intensity drifts by up to %g%%, recorded per frame in /entry/control/data\n",
+               100.0 * p.beam_drift);
     if (cfg.truth)
         printf("tomoline sim: ground truth in %s\n", truth);
     return 0;
@@ -182,6 +223,14 @@ int tl_cmd_demo(int argc, char **argv)
 
     tl_config rcfg = cfg;
     snprintf(rcfg.rotation_axis, sizeof rcfg.rotation_axis, "auto"); /* found, then checked against the truth */
+    double axis_recon = axis; /* the axis recon reports: of the stitched sinogram with --double-fov */
+    if (p.double_fov) {
+        tl_stitch_layout layout;
+        if (tl_stitch_layout_for(p.size, axis, &layout, &err) != TL_OK)
+            return tl_cli_fail(&err);
+        axis_recon = layout.axis_stitched;
+        snprintf(rcfg.file_type, sizeof rcfg.file_type, "double_fov");
+    }
     rcfg.overwrite = 1;
     rcfg.preview = 1;
     if (!rcfg.catalog[0])
@@ -194,7 +243,7 @@ int tl_cmd_demo(int argc, char **argv)
     printf("tomoline demo:     wrote %s: %zu slices of %zu x %zu %s in %.2f s (%.2f slices/s, %s backend)\n", recon,
            rep.n_slices, rep.n, rep.n, rcfg.dtype, rep.seconds, rep.slices_per_second, rep.backend);
     printf("tomoline demo:     rotation axis found at %.3f (%s); simulated at %.3f: off by %.3f px\n", rep.axis,
-           rep.axis_method, axis, rep.axis - axis);
+           rep.axis_method, axis_recon, rep.axis - axis_recon);
     printf("tomoline demo:     preview of the central slice: %s\n", rep.preview_path);
     {
         char shown[512];

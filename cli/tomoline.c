@@ -29,6 +29,7 @@ static const command_entry commands[] = {
     {"fbp", tl_cmd_fbp, "per-stage: filtered backprojection of a sinogram file into a volume"},
     {"serve", tl_cmd_serve, "the beamline service: take scans over ZeroMQ, reconstruct each into a directory"},
     {"send", tl_cmd_send, "replay a scan file over ZeroMQ as a detector would (stream protocol 1)"},
+    {"route", tl_cmd_route, "fan a detector stream out to several serve workers by rows; one volume per scan"},
     {"keygen", tl_cmd_keygen, "write a CURVE key pair for serve and send (encryption, client authentication)"},
     {"preview", tl_cmd_preview, "write a PNG of one slice of a volume, with robust contrast"},
     {"catalog", tl_cmd_catalog, "the catalog of reconstructions: list, show, search, push"},

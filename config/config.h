@@ -32,7 +32,8 @@
     X(RINGS, "rings")                                                                              \
     X(SEND, "send")                                                                                \
     X(SERVE, "serve")                                                                              \
-    X(KEYGEN, "keygen")
+    X(KEYGEN, "keygen")                                                                            \
+    X(ROUTE, "route")
 
 enum {
 #define TL_X_CMD_INDEX(name, text) TL_CMD_INDEX_##name,

@@ -889,6 +889,8 @@ static tl_status write_provenance_text(tl_volume_writer *w, const tl_provenance 
         ini_line(m, "rotation_axis_units", "pixel");
         ini_line(m, "rotation_axis_method", prov->rotation_axis_method);
     }
+    if (prov->preprocessing)
+        ini_line(m, "preprocessing", prov->preprocessing);
     if (prov->mpi_ranks > 0) {
         snprintf(num, sizeof num, "%d", prov->mpi_ranks);
         ini_line(m, "mpi_ranks", num);
@@ -991,7 +993,8 @@ tl_status tl_volume_writer_set_provenance(tl_volume_writer *w, const tl_provenan
     if ((st = write_parameters(w, process, prov, err)) != TL_OK ||
         (st = write_string_if(process, "config", prov->config_ini, f, err)) != TL_OK ||
         (st = write_stage_times(w, process, prov, err)) != TL_OK ||
-        (st = write_string_if(process, "stream", prov->stream_json, f, err)) != TL_OK)
+        (st = write_string_if(process, "stream", prov->stream_json, f, err)) != TL_OK ||
+        (st = write_string_if(process, "preprocessing", prov->preprocessing, f, err)) != TL_OK)
         goto done;
     if (prov->mpi_ranks > 0) {
         if ((st = write_string_if(process, "parallel", prov->parallel ? prov->parallel : "mpi", f, err)) != TL_OK)

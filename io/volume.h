@@ -12,7 +12,7 @@
  *   /entry/process             NXprocess: program, version, git_revision, date (ISO 8601),
  *                              host, backend, input_file, input_file_sha256,
  *                              rotation_axis (+ @method), stage_times/ (seconds),
- *                              parallel (+ @ranks; MPI runs only),
+ *                              preprocessing (when any), parallel (+ @ranks; MPI runs only),
  *                              parameters/ (NXcollection: one string dataset per
  *                              parameter), config (the INI text)
  *   /entry/sample, /entry/instrument   copied from the input (tl_volume_writer_copy_metadata)
@@ -84,6 +84,8 @@ typedef struct tl_provenance {
     const char *const *stage_names;    /* [n_stages] */
     const double *stage_seconds;       /* [n_stages] */
     const char *stream_json;  /* streamed scans: the service's report (JSON) for /entry/process/stream, or NULL */
+    const char *preprocessing; /* what was done to the projections before -log (dezinger, binning, beam
+                                * monitor, phase retrieval): /entry/process/preprocessing, or NULL */
     int mpi_ranks;            /* > 0: written by this many MPI ranks: /entry/process/parallel (@ranks) */
     const char *parallel;     /* with mpi_ranks: how (library, rows of each rank), or NULL */
 } tl_provenance;
