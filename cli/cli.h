@@ -62,6 +62,10 @@ char *tl_cli_config_text(const tl_config *cfg, unsigned command);
 
 /* The output path of a volume when none is given: INPUT without its extension + "_rec.nxs". */
 void tl_cli_default_output(const char *input, char *out, size_t size);
+/* The checks `serve` and `route` share: -o names a writable directory (for
+ * `what`), and the CURVE server options come together. Prints the error; returns
+ * the exit status, 0 when the options are fine. */
+int tl_cli_check_service_options(const tl_config *cfg, const char *command, const char *what);
 /* INPUT without its extension + suffix. */
 void tl_cli_derived_output(const char *input, const char *suffix, char *out, size_t size);
 

@@ -1,9 +1,11 @@
 /* common.c - what every subcommand does the same way: parse, help, errors. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "log.h"
@@ -95,4 +97,23 @@ void tl_cli_derived_output(const char *input, const char *suffix, char *out, siz
 void tl_cli_default_output(const char *input, char *out, size_t size)
 {
     tl_cli_derived_output(input, "_rec.nxs", out, size);
+}
+
+int tl_cli_check_service_options(const tl_config *cfg, const char *command, const char *what)
+{
+    if (!cfg->out_path_name[0]) {
+        fprintf(stderr, "tomoline: error: %s needs -o OUT_DIR, the directory for %s\n", command, what);
+        return 2;
+    }
+    if (access(cfg->out_path_name, W_OK) != 0) {
+        fprintf(stderr, "tomoline: error: -o '%s': not a writable directory (%s)\n", cfg->out_path_name,
+                strerror(errno));
+        return 1;
+    }
+    if (!cfg->curve_secret_key[0] != !cfg->curve_allowed_keys[0]) {
+        fprintf(stderr, "tomoline: error: --curve-secret-key and --curve-allowed-keys go together (given: %s)\n",
+                cfg->curve_secret_key[0] ? "--curve-secret-key only" : "--curve-allowed-keys only");
+        return 2;
+    }
+    return 0;
 }

@@ -841,20 +841,8 @@ int tl_cmd_route(int argc, char **argv)
     if (!tl_cli_parse(&route_command, argc, argv, &cfg, NULL, &n_positional, &code))
         return code;
     tl_error err = {0};
-    if (!cfg.out_path_name[0]) {
-        fprintf(stderr, "tomoline: error: route needs -o OUT_DIR, the directory for the assembled volumes\n");
-        return 2;
-    }
-    if (access(cfg.out_path_name, W_OK) != 0) {
-        fprintf(stderr, "tomoline: error: -o '%s': not a writable directory (%s)\n", cfg.out_path_name,
-                strerror(errno));
-        return 1;
-    }
-    if (!cfg.curve_secret_key[0] != !cfg.curve_allowed_keys[0]) {
-        fprintf(stderr, "tomoline: error: --curve-secret-key and --curve-allowed-keys go together (given: %s)\n",
-                cfg.curve_secret_key[0] ? "--curve-secret-key only" : "--curve-allowed-keys only");
-        return 2;
-    }
+    if ((code = tl_cli_check_service_options(&cfg, "route", "the assembled volumes")) != 0)
+        return code;
     if (strcmp(cfg.report_listen, cfg.listen) == 0) {
         fprintf(stderr, "tomoline: error: --report-listen '%s' is also --listen (give each its own endpoint)\n",
                 cfg.listen);

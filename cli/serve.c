@@ -733,20 +733,8 @@ int tl_cmd_serve(int argc, char **argv)
     if (!tl_cli_parse(&serve_command, argc, argv, &cfg, NULL, &n_positional, &code))
         return code;
     tl_error err = {0};
-    if (!cfg.out_path_name[0]) {
-        fprintf(stderr, "tomoline: error: serve needs -o OUT_DIR, the directory for the volumes\n");
-        return 2;
-    }
-    if (access(cfg.out_path_name, W_OK) != 0) {
-        fprintf(stderr, "tomoline: error: -o '%s': not a writable directory (%s)\n", cfg.out_path_name,
-                strerror(errno));
-        return 1;
-    }
-    if (!cfg.curve_secret_key[0] != !cfg.curve_allowed_keys[0]) {
-        fprintf(stderr, "tomoline: error: --curve-secret-key and --curve-allowed-keys go together (given: %s)\n",
-                cfg.curve_secret_key[0] ? "--curve-secret-key only" : "--curve-allowed-keys only");
-        return 2;
-    }
+    if ((code = tl_cli_check_service_options(&cfg, "serve", "the volumes")) != 0)
+        return code;
     if (cfg.report_to[0] && strncmp(cfg.report_to, "tcp://", 6) != 0 && strncmp(cfg.report_to, "ipc://", 6) != 0) {
         fprintf(stderr, "tomoline: error: --report-to '%s' is not a tcp:// or ipc:// endpoint (the router's "
                         "--report-listen as this worker reaches it)\n",

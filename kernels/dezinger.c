@@ -6,40 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "select.h"
+
 size_t tl_dezinger_margin(size_t size) { return size > 1 ? (size - 1) / 2 : 0; }
 
 size_t tl_dezinger_scratch_floats(size_t n_rows, size_t n_cols, size_t size)
 {
     return (n_rows + 1) * n_cols + size * size;
-}
-
-/* The k-th smallest of v[0..n) (Wirth's selection, Wirth 1976 "Algorithms + Data
- * Structures = Programs", sec. 2.3.4); reorders v. */
-static float select_kth(float *v, size_t n, size_t k)
-{
-    ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
-    while (lo < hi) {
-        const float x = v[kk];
-        ptrdiff_t i = lo, j = hi;
-        do {
-            while (v[i] < x)
-                i++;
-            while (x < v[j])
-                j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                j--;
-            }
-        } while (i <= j);
-        if (j < kk)
-            lo = i;
-        if (kk < i)
-            hi = j;
-    }
-    return v[kk];
 }
 
 /* The smaller of m and x, ignoring a NaN x: one vector min instruction. */
@@ -97,7 +70,7 @@ size_t tl_dezinger_frame(const float *in, float *out, size_t n_rows, size_t n_co
                     if (isfinite(x))
                         window[m++] = x;
                 }
-            const float median = select_kth(window, m, (m - 1) / 2);
+            const float median = tl_select(window, m, (m - 1) / 2);
             if (v - median > threshold) {
                 dst[c] = median;
                 in_row++;

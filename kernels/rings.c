@@ -109,37 +109,6 @@ static const tl_rings_impl *impl_of(tl_rings_method method)
     }
 }
 
-/* The k-th smallest of v[0..n-1] (v is permuted): Wirth's selection (N. Wirth,
- * "Algorithms + Data Structures = Programs", 1976, sec. 2.3.4), O(n) on average. */
-float tl_rings_select(float *v, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = v[k];
-        size_t i = lo, j = hi;
-        do {
-            while (v[i] < pivot)
-                i++;
-            while (pivot < v[j])
-                j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
-        } while (i <= j);
-        if (j < k)
-            lo = i;
-        if (k < i)
-            hi = j;
-    }
-    return v[k];
-}
-
 void tl_rings_destroy_plans(fftwf_plan forward, fftwf_plan backward)
 {
     tl_fftw_planner_lock();

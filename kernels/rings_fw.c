@@ -83,6 +83,7 @@
 
 #include "filter.h"
 #include "rings_impl.h"
+#include "select.h"
 #include "wavelet.h"
 
 enum {
@@ -291,14 +292,14 @@ static void estimate_level(fw_state *s, size_t n_chunk)
         const float *col = s->detail + c * rows, *data = col + s->top;
         float *res = s->residual + c * rows;
         memcpy(s->select, data, na * sizeof *s->select);
-        float median = tl_rings_select(s->select, na, na / 2);
+        float median = tl_select(s->select, na, na / 2);
         /* noise: median |difference between neighbouring angles| (a stripe cancels,
          * an object edge moves little from one angle to the next) / (sqrt(2) 0.6745) */
         float clip = 0.0f;
         if (na >= 3) {
             for (size_t a = 0; a + 1 < na; a++)
                 s->select[a] = fabsf(data[a + 1] - data[a]);
-            clip = (float)(CLIP * tl_rings_select(s->select, na - 1, (na - 1) / 2) / (M_SQRT2 * 0.6744897501960817));
+            clip = (float)(CLIP * tl_select(s->select, na - 1, (na - 1) / 2) / (M_SQRT2 * 0.6744897501960817));
         }
         for (size_t r = 0; r < rows; r++) {
             float v = col[r] - median;

@@ -31,9 +31,6 @@ typedef struct tl_rings_impl {
 /* Destroy a method's FFTW plans (either may be NULL) under the planner lock. */
 void tl_rings_destroy_plans(fftwf_plan forward, fftwf_plan backward);
 
-/* The k-th smallest of v[0..n) (v is permuted), for the methods' medians (rings.c). */
-float tl_rings_select(float *v, size_t n, size_t k);
-
 extern const tl_rings_impl tl_rings_fw_impl;        /* rings_fw.c */
 extern const tl_rings_impl tl_rings_ti_impl;        /* rings_ti.c */
 extern const tl_rings_impl tl_rings_sorting_impl;   /* rings_vo.c */

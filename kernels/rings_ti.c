@@ -53,6 +53,7 @@
 
 #include "filter.h"
 #include "rings_impl.h"
+#include "select.h"
 
 typedef struct ti_state {
     size_t n_angles, n_cols;
@@ -125,7 +126,7 @@ static void ti_apply(void *state, float *sino)
             s->residual[j * na + i] = row[j] - s->line[j];
     }
     for (size_t j = 0; j < nc; j++) {
-        float offset = tl_rings_select(s->residual + j * na, na, na / 2);
+        float offset = tl_select(s->residual + j * na, na, na / 2);
         for (size_t i = 0; i < na; i++)
             sino[i * nc + j] -= offset;
     }

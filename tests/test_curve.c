@@ -28,12 +28,6 @@ static char dir[4096];
 static void make_dir(void) { snprintf(dir, sizeof dir, "%s", tl_test_tmpdir()); }
 TestSuite(curve, .init = make_dir, .timeout = 120);
 
-static void sleep_s(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 static void path_of(char *out, size_t size, const char *name) { snprintf(out, size, "%s/%s", dir, name); }
 
 static void write_text(const char *path, const char *text, mode_t mode)
@@ -211,7 +205,7 @@ Test(curve, keygen_usage)
 static size_t wait_refused(const tl_curve_server *curve, size_t n)
 {
     for (int i = 0; i < 1000 && tl_curve_server_refused(curve) < n; i++)
-        sleep_s(0.01);
+        tl_test_sleep(0.01);
     return tl_curve_server_refused(curve);
 }
 
@@ -336,7 +330,7 @@ Test(curve, a_client_whose_key_is_not_allowed_is_refused_once_and_logged)
                  buf);
     cr_expect_eq(tl_curve_server_refused(s.curve), 1);
     /* libzmq does not retry a refused handshake */
-    sleep_s(0.5);
+    tl_test_sleep(0.5);
     cr_expect_eq(tl_curve_server_refused(s.curve), 1);
     /* the same client connecting again is counted again, but not logged again within the minute */
     void *again = client_connect(ctx, "mallory", "server.public", s.endpoint);

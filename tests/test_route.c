@@ -61,44 +61,6 @@ static void kill_started(void)
 
 TestSuite(route, .init = make_dir, .fini = kill_started, .timeout = 240);
 
-static void sleep_s(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
-static int file_has(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strstr(buf, text) != NULL;
-}
-
-static int wait_for(const char *path, const char *text, double seconds)
-{
-    for (double t = 0; t < seconds; t += 0.1, sleep_s(0.1))
-        if (text ? file_has(path, text) : tl_test_file_exists(path))
-            return 1;
-    return 0;
-}
-
-static int free_port(void)
-{
-    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PULL);
-    zmq_bind(s, "tcp://127.0.0.1:*");
-    char ep[256];
-    size_t len = sizeof ep;
-    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len);
-    zmq_close(s);
-    zmq_ctx_term(ctx);
-    return atoi(strrchr(ep, ':') + 1);
-}
-
 /* A tomoline process in the background, under `timeout`; pid is tomoline's own
  * (sh execs it), so SIGKILL reaches it and not only the timeout wrapper. */
 typedef struct proc {
@@ -118,23 +80,23 @@ static void start_proc(proc *p, const char *name, const char *args, const char *
              ">/dev/null 2>&1 &",
              pidfile, TL_TEST_EXE, args, p->log, p->status);
     cr_assert_eq(system(cmd), 0);
-    cr_assert(wait_for(pidfile, NULL, 10), "%s did not start", name);
-    sleep_s(0.05);
+    cr_assert(tl_test_wait_for(pidfile, NULL, 10), "%s did not start", name);
+    tl_test_sleep(0.05);
     FILE *pf = fopen(pidfile, "r");
     cr_assert_not_null(pf);
     cr_assert_eq(fscanf(pf, "%ld", &p->pid), 1);
     fclose(pf);
     if (n_started < (int)(sizeof started / sizeof *started))
         started[n_started++] = p->pid;
-    cr_assert(wait_for(p->log, ready, 20), "%s is not ready ('%s' not in %s)", name, ready, p->log);
+    cr_assert(tl_test_wait_for(p->log, ready, 20), "%s is not ready ('%s' not in %s)", name, ready, p->log);
 }
 
 static void stop_proc(proc *p)
 {
     kill((pid_t)p->pid, SIGTERM);
-    cr_assert(wait_for(p->status, "exit status", 20), "%s did not stop on SIGTERM", p->name);
-    cr_expect(file_has(p->status, "exit status 0"), "%s's exit status is not 0", p->name);
-    cr_expect(!file_has(p->log, "Sanitizer"), "a sanitizer report in %s", p->log);
+    cr_assert(tl_test_wait_for(p->status, "exit status", 20), "%s did not stop on SIGTERM", p->name);
+    cr_expect(tl_test_file_has(p->status, "exit status 0"), "%s's exit status is not 0", p->name);
+    cr_expect(!tl_test_file_has(p->log, "Sanitizer"), "a sanitizer report in %s", p->log);
 }
 
 typedef struct worker {
@@ -145,7 +107,7 @@ typedef struct worker {
 static void start_worker(worker *w, const char *name, const char *out, const char *options)
 {
     char args[8192];
-    snprintf(w->endpoint, sizeof w->endpoint, "tcp://127.0.0.1:%d", free_port());
+    snprintf(w->endpoint, sizeof w->endpoint, "tcp://127.0.0.1:%d", tl_test_free_port());
     snprintf(args, sizeof args, "serve --listen %s -o %s --rotation-axis 23.5 --threads 1 %s", w->endpoint, out,
              options);
     start_proc(&w->p, name, args, "tomoline serve: listening on");
@@ -160,8 +122,8 @@ typedef struct router {
 static void start_router(router *r, const char *to, const char *out, const char *options)
 {
     char args[8192];
-    snprintf(r->endpoint, sizeof r->endpoint, "tcp://127.0.0.1:%d", free_port());
-    snprintf(r->report, sizeof r->report, "tcp://127.0.0.1:%d", free_port());
+    snprintf(r->endpoint, sizeof r->endpoint, "tcp://127.0.0.1:%d", tl_test_free_port());
+    snprintf(r->report, sizeof r->report, "tcp://127.0.0.1:%d", tl_test_free_port());
     snprintf(args, sizeof args, "route --listen %s --to %s --report-listen %s -o %s %s", r->endpoint, to, r->report,
              out, options);
     start_proc(&r->p, "router", args, "tomoline route: listening on");
@@ -395,7 +357,7 @@ Test(route, two_workers_assemble_the_batch_volume_with_one_catalog_record)
     char id[256], assembled[4300], batch[4300];
     send_scan(scan, r.endpoint, "routed", id, sizeof id);
     snprintf(assembled, sizeof assembled, "%s/routed.nxs", out);
-    cr_assert(wait_for(r.p.log, "tomoline route: wrote", 60), "no volume assembled; router log %s", r.p.log);
+    cr_assert(tl_test_wait_for(r.p.log, "tomoline route: wrote", 60), "no volume assembled; router log %s", r.p.log);
     cr_assert(tl_test_file_exists(assembled));
     snprintf(batch, sizeof batch, "%s/batch.nxs", dir);
     tl_test_run_result rr;
@@ -469,13 +431,13 @@ Test(route, two_workers_assemble_the_batch_volume_with_one_catalog_record)
     snprintf(expected, sizeof expected, "%s|7x48x48|23.500", assembled);
     cr_expect(strstr(record, "/out/routed.nxs|7x48x48|23.500") != NULL, "record %s, expected like %s", record,
               expected);
-    cr_expect(!file_has(w0.p.log, "catalog: registered") && !file_has(w1.p.log, "catalog: registered"),
+    cr_expect(!tl_test_file_has(w0.p.log, "catalog: registered") && !tl_test_file_has(w1.p.log, "catalog: registered"),
               "a worker registered its slab");
 
     stop_proc(&r.p);
     stop_proc(&w0.p);
     stop_proc(&w1.p);
-    cr_expect(file_has(r.p.log, "assembled 1, incomplete 0"), "router summary: see %s", r.p.log);
+    cr_expect(tl_test_file_has(r.p.log, "assembled 1, incomplete 0"), "router summary: see %s", r.p.log);
 
     /* the volume and its slabs moved together still read */
     char moved[4200], cmd[16384], moved_volume[4300];
@@ -513,24 +475,24 @@ Test(route, a_worker_killed_before_the_scan_makes_it_incomplete)
     start_router(&r, to, out, opts);
     char line[1024];
     snprintf(line, sizeof line, "route: worker 1 (%s) connected", w1.endpoint);
-    cr_assert(wait_for(r.p.log, line, 20), "the router did not connect to worker 1");
+    cr_assert(tl_test_wait_for(r.p.log, line, 20), "the router did not connect to worker 1");
 
     kill((pid_t)w1.p.pid, SIGKILL);
     snprintf(line, sizeof line, "tomoline: warning: route: worker 1 (%s) disconnected", w1.endpoint);
-    cr_assert(wait_for(r.p.log, line, 20), "the router did not notice worker 1 die: %s", r.p.log);
+    cr_assert(tl_test_wait_for(r.p.log, line, 20), "the router did not notice worker 1 die: %s", r.p.log);
     char id[256];
     send_scan(scan, r.endpoint, "killed", id, sizeof id);
     snprintf(line, sizeof line,
              "tomoline: warning: route: scan '%s' incomplete: worker 1 (%s, rows 3..6): not connected: it took no "
              "message within --route-send-timeout 2 s; no volume assembled, no catalog record\n",
              id, w1.endpoint);
-    cr_assert(wait_for(r.p.log, line, 30), "expected in %s:\n%s", r.p.log, line);
+    cr_assert(tl_test_wait_for(r.p.log, line, 30), "expected in %s:\n%s", r.p.log, line);
     /* worker 0 was told to drop the scan, and wrote nothing */
     snprintf(line, sizeof line,
              "serve: scan '%s' discarded: the sender aborted it (routed scan incomplete: worker 1 (rows 3..6) failed)",
              id);
-    cr_assert(wait_for(w0.p.log, line, 20), "worker 0 did not drop the scan: %s", w0.p.log);
-    sleep_s(0.5);
+    cr_assert(tl_test_wait_for(w0.p.log, line, 20), "worker 0 did not drop the scan: %s", w0.p.log);
+    tl_test_sleep(0.5);
     assert_nothing_assembled(out, db, "killed");
     char slab0[4300];
     snprintf(slab0, sizeof slab0, "%s/killed_rows00000-00002.nxs", slabs);
@@ -538,8 +500,8 @@ Test(route, a_worker_killed_before_the_scan_makes_it_incomplete)
 
     stop_proc(&r.p);
     stop_proc(&w0.p);
-    cr_expect(file_has(w1.p.status, "exit status 137"), "worker 1 was not killed");
-    cr_expect(file_has(r.p.log, "scans 1, assembled 0, incomplete 1"), "router summary: see %s", r.p.log);
+    cr_expect(tl_test_file_has(w1.p.status, "exit status 137"), "worker 1 was not killed");
+    cr_expect(tl_test_file_has(r.p.log, "scans 1, assembled 0, incomplete 1"), "router summary: see %s", r.p.log);
 }
 
 static void push(void *sock, const char *header, const void *payload, size_t size)
@@ -613,7 +575,7 @@ Test(route, a_worker_dying_during_the_scan_or_refusing_it_makes_it_incomplete)
              db);
     start_router(&r, to, out, opts);
     snprintf(line, sizeof line, "route: worker 2 (%s) connected", w2.endpoint);
-    cr_assert(wait_for(r.p.log, line, 20), "the router did not connect to worker 2");
+    cr_assert(tl_test_wait_for(r.p.log, line, 20), "the router did not connect to worker 2");
     void *ctx = zmq_ctx_new(), *sock = peer(ctx, r.endpoint);
 
     /* worker 2 refuses a scan of 40 projections (its --max-scan-bytes): it says so, the scan is incomplete */
@@ -623,7 +585,7 @@ Test(route, a_worker_dying_during_the_scan_or_refusing_it_makes_it_incomplete)
              "reconstructing its rows 3..4 holds 34432 bytes (sinograms and volume), more than --max-scan-bytes "
              "25000; reconstruct fewer rows (route to more workers); no volume assembled, no catalog record\n",
              w2.endpoint);
-    cr_assert(wait_for(r.p.log, line, 20), "expected in %s:\n%s", r.p.log, line);
+    cr_assert(tl_test_wait_for(r.p.log, line, 20), "expected in %s:\n%s", r.p.log, line);
     push_frames(sock, "refused", 0, 5);
     push_end(sock, "refused");
 
@@ -631,17 +593,17 @@ Test(route, a_worker_dying_during_the_scan_or_refusing_it_makes_it_incomplete)
     push_start(sock, "midway", 4);
     push_frames(sock, "midway", 0, 2);
     snprintf(line, sizeof line, "serve: scan 'midway': worker 1 of 3");
-    cr_assert(wait_for(w1.p.log, line, 20), "worker 1 did not get the scan");
+    cr_assert(tl_test_wait_for(w1.p.log, line, 20), "worker 1 did not get the scan");
     kill((pid_t)w1.p.pid, SIGKILL);
     snprintf(line, sizeof line,
              "tomoline: warning: route: scan 'midway' incomplete: worker 1 (%s, rows 1..2): disconnected (the worker "
              "stopped, or sent no heartbeat for 1.5 s); no volume assembled, no catalog record\n",
              w1.endpoint);
-    cr_assert(wait_for(r.p.log, line, 20), "expected in %s:\n%s", r.p.log, line);
+    cr_assert(tl_test_wait_for(r.p.log, line, 20), "expected in %s:\n%s", r.p.log, line);
     push_frames(sock, "midway", 3, 5);
     push_end(sock, "midway");
-    cr_assert(wait_for(w0.p.log, "serve: scan 'midway' discarded: the sender aborted it", 20));
-    sleep_s(0.5);
+    cr_assert(tl_test_wait_for(w0.p.log, "serve: scan 'midway' discarded: the sender aborted it", 20));
+    tl_test_sleep(0.5);
     assert_nothing_assembled(out, db, "refused");
     assert_nothing_assembled(out, db, "midway");
     zmq_close(sock);
@@ -649,7 +611,7 @@ Test(route, a_worker_dying_during_the_scan_or_refusing_it_makes_it_incomplete)
     stop_proc(&r.p);
     stop_proc(&w0.p);
     stop_proc(&w2.p);
-    cr_expect(file_has(r.p.log, "scans 2, assembled 0, incomplete 2"), "router summary: see %s", r.p.log);
+    cr_expect(tl_test_file_has(r.p.log, "scans 2, assembled 0, incomplete 2"), "router summary: see %s", r.p.log);
 }
 
 Test(route, a_worker_that_never_reports_makes_the_scan_incomplete)
@@ -663,38 +625,38 @@ Test(route, a_worker_that_never_reports_makes_the_scan_incomplete)
     /* worker 1: a socket that takes the frames and never reports */
     void *ctx = zmq_ctx_new(), *silent = zmq_socket(ctx, ZMQ_PULL);
     char silent_ep[64];
-    snprintf(silent_ep, sizeof silent_ep, "tcp://127.0.0.1:%d", free_port());
+    snprintf(silent_ep, sizeof silent_ep, "tcp://127.0.0.1:%d", tl_test_free_port());
     cr_assert_eq(zmq_bind(silent, silent_ep), 0);
     router r;
     snprintf(to, sizeof to, "%s,%s", w0.endpoint, silent_ep);
     snprintf(opts, sizeof opts, "--catalog sqlite:%s --route-timeout 8", db);
     start_router(&r, to, out, opts);
     snprintf(line, sizeof line, "route: worker 1 (%s) connected", silent_ep);
-    cr_assert(wait_for(r.p.log, line, 20), "the router did not connect to the silent worker");
+    cr_assert(tl_test_wait_for(r.p.log, line, 20), "the router did not connect to the silent worker");
     void *sock = peer(ctx, r.endpoint);
     push_start(sock, "silent", 4);
     push_frames(sock, "silent", 0, 5);
     push_end(sock, "silent");
     /* worker 0 writes its slab, which is kept; the scan is incomplete */
     snprintf(line, sizeof line, "route: scan 'silent': worker 0 (%s) wrote rows 0..1: ", w0.endpoint);
-    cr_assert(wait_for(r.p.log, line, 30), "worker 0 did not report: %s", r.p.log);
+    cr_assert(tl_test_wait_for(r.p.log, line, 30), "worker 0 did not report: %s", r.p.log);
     snprintf(line, sizeof line,
              "tomoline: warning: route: scan 'silent' incomplete: worker 1 (%s, rows 2..4): did not report within "
              "--route-timeout 8 s after scan-end; no volume assembled, no catalog record\n",
              silent_ep);
-    cr_assert(wait_for(r.p.log, line, 20), "expected in %s:\n%s", r.p.log, line);
+    cr_assert(tl_test_wait_for(r.p.log, line, 20), "expected in %s:\n%s", r.p.log, line);
     char slab0[4300];
     snprintf(slab0, sizeof slab0, "%s/silent_rows00000-00001.nxs", slabs);
     cr_expect(tl_test_file_exists(slab0), "worker 0's slab %s is gone", slab0);
     snprintf(line, sizeof line, "route: scan 'silent': the slab of worker 0 is kept: ");
-    cr_expect(file_has(r.p.log, line));
+    cr_expect(tl_test_file_has(r.p.log, line));
     assert_nothing_assembled(out, db, "silent");
     zmq_close(sock);
     zmq_close(silent);
     zmq_ctx_term(ctx);
     stop_proc(&r.p);
     stop_proc(&w0.p);
-    cr_expect(file_has(r.p.log, "scans 1, assembled 0, incomplete 1"), "router summary: see %s", r.p.log);
+    cr_expect(tl_test_file_has(r.p.log, "scans 1, assembled 0, incomplete 1"), "router summary: see %s", r.p.log);
 }
 
 Test(route, hostile_messages_are_logged_and_counted)
@@ -707,7 +669,7 @@ Test(route, hostile_messages_are_logged_and_counted)
     router r;
     start_router(&r, w0.endpoint, out, "--route-timeout 20");
     snprintf(line, sizeof line, "route: worker 0 (%s) connected", w0.endpoint);
-    cr_assert(wait_for(r.p.log, line, 20), "the router did not connect to worker 0");
+    cr_assert(tl_test_wait_for(r.p.log, line, 20), "the router did not connect to worker 0");
     void *ctx = zmq_ctx_new(), *sock = peer(ctx, r.endpoint), *rep = peer(ctx, r.report);
     uint16_t px[5 * 48] = {0};
     push(sock, "\x01\x02garbage", NULL, 0);                                       /* malformed */
@@ -723,20 +685,20 @@ Test(route, hostile_messages_are_logged_and_counted)
                "\"cols\":48,\"dtype\":\"uint16\"}", px, 4 * 48 * 2);                    /* bad-shape */
     push(sock, "{\"protocol\":1,\"type\":\"abort\",\"scan\":\"hostile\",\"reason\":\"beam lost\"}", NULL, 0);
     push(rep, "{\"protocol\":1,\"type\":\"slab-report\"}", NULL, 0);               /* bad-report */
-    cr_assert(wait_for(w0.p.log, "serve: scan 'hostile' discarded: the sender aborted it (beam lost)", 20),
+    cr_assert(tl_test_wait_for(w0.p.log, "serve: scan 'hostile' discarded: the sender aborted it (beam lost)", 20),
               "the worker did not get the abort: %s", w0.p.log);
-    cr_assert(wait_for(r.p.log, "route: report dropped: slab report: 'scan' is missing (a string)", 20));
-    cr_expect(file_has(r.p.log, "route: scan 'chained' refused: its scan-start already carries a route field"));
-    cr_expect(file_has(r.p.log, "route: frame 0 of unknown scan 'ghost': dropped"));
-    cr_expect(file_has(r.p.log, "route: frame 0 of scan 'hostile' is 4 x 48 uint16, the scan's frames are 5 x 48 "
+    cr_assert(tl_test_wait_for(r.p.log, "route: report dropped: slab report: 'scan' is missing (a string)", 20));
+    cr_expect(tl_test_file_has(r.p.log, "route: scan 'chained' refused: its scan-start already carries a route field"));
+    cr_expect(tl_test_file_has(r.p.log, "route: frame 0 of unknown scan 'ghost': dropped"));
+    cr_expect(tl_test_file_has(r.p.log, "route: frame 0 of scan 'hostile' is 4 x 48 uint16, the scan's frames are 5 x 48 "
                                 "uint16: dropped"));
-    cr_expect(file_has(r.p.log, "route: scan 'hostile' aborted by the sender (beam lost): no volume"));
+    cr_expect(tl_test_file_has(r.p.log, "route: scan 'hostile' aborted by the sender (beam lost): no volume"));
     zmq_close(sock);
     zmq_close(rep);
     zmq_ctx_term(ctx);
     stop_proc(&r.p);
     stop_proc(&w0.p);
-    cr_expect(file_has(r.p.log, "tomoline route: stopped; scans 1, assembled 0, incomplete 0, aborted 1, timed-out 0, "
+    cr_expect(tl_test_file_has(r.p.log, "tomoline route: stopped; scans 1, assembled 0, incomplete 0, aborted 1, timed-out 0, "
                                 "failed 0, malformed 2, bad-payload 1, unknown-scan 1, bad-shape 1, over-limit 0, "
                                 "bad-report 1\n"),
               "router summary: see %s", r.p.log);
@@ -752,11 +714,11 @@ Test(route, bad_to_and_listen_values_give_exact_errors)
 {
     char out[4200];
     make_subdir(out, sizeof out, "out");
-    int p1 = free_port(), p2 = free_port();
+    int p1 = tl_test_free_port(), p2 = tl_test_free_port();
     /* a port that is taken */
     void *ctx = zmq_ctx_new(), *taken = zmq_socket(ctx, ZMQ_PULL);
     char taken_ep[64];
-    snprintf(taken_ep, sizeof taken_ep, "tcp://127.0.0.1:%d", free_port());
+    snprintf(taken_ep, sizeof taken_ep, "tcp://127.0.0.1:%d", tl_test_free_port());
     cr_assert_eq(zmq_bind(taken, taken_ep), 0);
     static const char *const allowed =
         "comma-separated ZeroMQ endpoints of the serve workers, tcp://HOST:PORT or ipc://PATH, e.g. --to "

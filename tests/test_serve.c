@@ -30,44 +30,6 @@ static char dir[4096];
 static void make_dir(void) { snprintf(dir, sizeof dir, "%s", tl_test_tmpdir()); }
 TestSuite(serve, .init = make_dir, .timeout = 240);
 
-static void sleep_s(double s)
-{
-    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
-static int file_has(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return strstr(buf, text) != NULL;
-}
-
-static int wait_for(const char *path, const char *text, double seconds)
-{
-    for (double t = 0; t < seconds; t += 0.1, sleep_s(0.1))
-        if (text ? file_has(path, text) : tl_test_file_exists(path))
-            return 1;
-    return 0;
-}
-
-static int free_port(void)
-{
-    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PULL);
-    zmq_bind(s, "tcp://127.0.0.1:*");
-    char ep[256];
-    size_t len = sizeof ep;
-    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len);
-    zmq_close(s);
-    zmq_ctx_term(ctx);
-    return atoi(strrchr(ep, ':') + 1);
-}
-
 static void push(void *sock, const char *header, const void *payload, size_t size)
 {
     cr_assert_geq(zmq_send(sock, header, strlen(header), payload ? ZMQ_SNDMORE : 0), 0);
@@ -90,14 +52,14 @@ static void start_service(service *sv, const char *name, const char *options)
     snprintf(pidfile, sizeof pidfile, "%s/%s.pid", dir, name);
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", sv->out);
     cr_assert_eq(system(cmd), 0);
-    snprintf(sv->endpoint, sizeof sv->endpoint, "tcp://127.0.0.1:%d", free_port());
+    snprintf(sv->endpoint, sizeof sv->endpoint, "tcp://127.0.0.1:%d", tl_test_free_port());
     snprintf(cmd, sizeof cmd,
              "( timeout -s TERM 200 '%s' serve --listen %s -o '%s' %s >'%s' 2>&1 & echo $! > '%s'; wait $!; "
              "echo \"exit status $?\" > '%s' ) >/dev/null 2>&1 &",
              TL_TEST_EXE, sv->endpoint, sv->out, options, sv->log, pidfile, sv->status);
     cr_assert_eq(system(cmd), 0);
-    cr_assert(wait_for(sv->log, "tomoline serve: listening on", 20), "serve did not start: %s", sv->log);
-    cr_assert(wait_for(pidfile, NULL, 5));
+    cr_assert(tl_test_wait_for(sv->log, "tomoline serve: listening on", 20), "serve did not start: %s", sv->log);
+    cr_assert(tl_test_wait_for(pidfile, NULL, 5));
     FILE *pf = fopen(pidfile, "r");
     cr_assert_eq(fscanf(pf, "%ld", &sv->pid), 1);
     fclose(pf);
@@ -106,9 +68,9 @@ static void start_service(service *sv, const char *name, const char *options)
 static void stop_service(service *sv)
 {
     kill((pid_t)sv->pid, SIGTERM);
-    cr_assert(wait_for(sv->status, "exit status", 20), "serve did not stop on SIGTERM");
-    cr_expect(file_has(sv->status, "exit status 0"), "serve's exit status is not 0");
-    cr_expect(!file_has(sv->log, "Sanitizer"), "a sanitizer report in %s", sv->log);
+    cr_assert(tl_test_wait_for(sv->status, "exit status", 20), "serve did not stop on SIGTERM");
+    cr_expect(tl_test_file_has(sv->status, "exit status 0"), "serve's exit status is not 0");
+    cr_expect(!tl_test_file_has(sv->log, "Sanitizer"), "a sanitizer report in %s", sv->log);
 }
 
 static void simulate(const char *path)
@@ -200,7 +162,7 @@ Test(serve, send_then_hostile_messages_then_a_good_scan)
     cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
     char first[4200], batch[4200];
     snprintf(first, sizeof first, "%s/first_.._scan.nxs", out);
-    cr_assert(wait_for(first, NULL, 60), "no %s; log:\n%s", first, log);
+    cr_assert(tl_test_wait_for(first, NULL, 60), "no %s; log:\n%s", first, log);
     snprintf(batch, sizeof batch, "%s/batch.nxs", dir);
     tl_test_run(&r, "recon '%s' -o '%s' %s --quiet", scan, batch, opts);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
@@ -253,11 +215,11 @@ Test(serve, send_then_hostile_messages_then_a_good_scan)
     push(sock, h, NULL, 0);
     zmq_close(sock);
     zmq_ctx_term(ctx);
-    cr_assert(wait_for(log, "scan 'vanished' discarded: no message for --scan-timeout 3 s", 30), "no timeout");
+    cr_assert(tl_test_wait_for(log, "scan 'vanished' discarded: no message for --scan-timeout 3 s", 30), "no timeout");
     char ordered[4200], shuffled[4200];
     snprintf(ordered, sizeof ordered, "%s/ordered.nxs", out);
     snprintf(shuffled, sizeof shuffled, "%s/shuffled.nxs", out);
-    cr_assert(wait_for(shuffled, NULL, 30) && wait_for(ordered, NULL, 30), "no %s or %s", ordered, shuffled);
+    cr_assert(tl_test_wait_for(shuffled, NULL, 30) && tl_test_wait_for(ordered, NULL, 30), "no %s or %s", ordered, shuffled);
     assert_volumes_equal(shuffled, ordered, 1e-6);
     rep = stream_report(shuffled);
     /* the flat came after projections: every projection waits for the end of the scan */
@@ -271,27 +233,27 @@ Test(serve, send_then_hostile_messages_then_a_good_scan)
     cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
     char second[4200];
     snprintf(second, sizeof second, "%s/second.nxs", out);
-    cr_assert(wait_for(second, NULL, 60), "the service did not reconstruct the scan after the hostile ones");
+    cr_assert(tl_test_wait_for(second, NULL, 60), "the service did not reconstruct the scan after the hostile ones");
 
     /* 4. the same name again: the first volume is kept, the new one goes beside it */
     tl_test_run(&r, "send '%s' --connect %s --name second --quiet", scan, endpoint);
     cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
     char again[4200];
     snprintf(again, sizeof again, "%s/second_2.nxs", out);
-    cr_assert(wait_for(again, NULL, 60), "a second scan named 'second' did not go to %s", again);
+    cr_assert(tl_test_wait_for(again, NULL, 60), "a second scan named 'second' did not go to %s", again);
 
     stop_service(&sv);
-    cr_expect(file_has(log, "malformed 2, bad-payload 1, unknown-scan 1, bad-shape 0, duplicate 1, over-count 0, "
+    cr_expect(tl_test_file_has(log, "malformed 2, bad-payload 1, unknown-scan 1, bad-shape 0, duplicate 1, over-count 0, "
                             "over-limit 1, out-of-order 4, timed-out 1, aborted 1, incomplete 1, failed 0, "
                             "reconstructed 5"),
               "counts in %s", log);
-    cr_expect(file_has(log, "scan 'huge' refused: a frame of 1000 x 1000 uint16 is 2000000 bytes, more than "
+    cr_expect(tl_test_file_has(log, "scan 'huge' refused: a frame of 1000 x 1000 uint16 is 2000000 bytes, more than "
                             "--max-frame-bytes 100000"),
               "over-limit reason");
-    cr_expect(file_has(log, "frame 0 of scan 'short': 190 bytes of pixels, but its header says 2 x 48 uint16 = 192 bytes"),
+    cr_expect(tl_test_file_has(log, "frame 0 of scan 'short': 190 bytes of pixels, but its header says 2 x 48 uint16 = 192 bytes"),
               "payload reason");
-    cr_expect(file_has(log, "scan 'aborted' discarded: the sender aborted it (beam lost)"), "abort reason");
-    cr_expect(file_has(log, "scan 'short' discarded: scan-end after 4 frames sent, 3 missing"), "incomplete reason");
+    cr_expect(tl_test_file_has(log, "scan 'aborted' discarded: the sender aborted it (beam lost)"), "abort reason");
+    cr_expect(tl_test_file_has(log, "scan 'short' discarded: scan-end after 4 frames sent, 3 missing"), "incomplete reason");
     /* the bad scans left no file */
     snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 5", out);
     cr_expect_eq(system(cmd), 0, "only the five good volumes in %s", out);
@@ -312,7 +274,7 @@ Test(serve, a_slow_stage_holds_the_queue_limit)
     tl_test_run(&r, "send '%s' --connect %s --name slow --quiet", scan, sv.endpoint);
     cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
     snprintf(vol, sizeof vol, "%s/slow.nxs", sv.out);
-    cr_assert(wait_for(vol, NULL, 60), "no %s", vol);
+    cr_assert(tl_test_wait_for(vol, NULL, 60), "no %s", vol);
     tl_test_run(&r, "recon '%s' -o '%s' --rotation-axis 23.5 --quiet", scan, batch);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     assert_volumes_equal(vol, batch, 1e-5);
@@ -339,7 +301,7 @@ Test(serve, live_preview_of_the_growing_volume)
     snprintf(scan, sizeof scan, "%s/scan.nxs", dir);
     simulate(scan);
     char pub[64];
-    snprintf(pub, sizeof pub, "tcp://127.0.0.1:%d", free_port());
+    snprintf(pub, sizeof pub, "tcp://127.0.0.1:%d", tl_test_free_port());
     snprintf(options, sizeof options,
              "--rotation-axis 23.5 --threads 2 --preview-publish %s --preview-every 10 --stage-delay 0.002", pub);
     service sv;
@@ -349,12 +311,12 @@ Test(serve, live_preview_of_the_growing_volume)
     int timeout_ms = 200;
     zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
     cr_assert_eq(zmq_connect(sub, pub), 0);
-    sleep_s(0.5); /* the subscription reaches the publisher */
+    tl_test_sleep(0.5); /* the subscription reaches the publisher */
     tl_test_run_result r;
     tl_test_run(&r, "send '%s' --connect %s --name live --quiet", scan, sv.endpoint);
     cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
     snprintf(vol, sizeof vol, "%s/live.nxs", sv.out);
-    cr_assert(wait_for(vol, NULL, 60), "no %s", vol);
+    cr_assert(tl_test_wait_for(vol, NULL, 60), "no %s", vol);
     static float last_z[48 * 48];
     int n_z = 0, n_y = 0, n_x = 0, final_z = 0;
     double last_done = -1;
@@ -435,7 +397,7 @@ Test(serve, curve_admits_allowed_clients_only)
     cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
     char vol[4200];
     snprintf(vol, sizeof vol, "%s/admitted.nxs", sv.out);
-    cr_assert(wait_for(vol, NULL, 60), "the allowed client's scan was not reconstructed");
+    cr_assert(tl_test_wait_for(vol, NULL, 60), "the allowed client's scan was not reconstructed");
     tl_json *rep = stream_report(vol);
     const tl_json *client = tl_json_get(rep, "client");
     cr_expect(client && client->type == TL_JSON_STRING && strcmp(client->text, "beamline") == 0,
@@ -449,12 +411,12 @@ Test(serve, curve_admits_allowed_clients_only)
     cr_expect(strstr(r.err, "no receiver took") != NULL, "send's error: %s", r.err);
     tl_test_run(&r, "send '%s' --connect %s --name plain --send-timeout 2 --quiet", scan, sv.endpoint);
     cr_expect_neq(r.exit_code, 0, "a client without CURVE could send");
-    sleep_s(1);
+    tl_test_sleep(1);
     stop_service(&sv);
     snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq 1", sv.out);
     cr_expect_eq(system(cmd), 0, "only the admitted volume in %s", sv.out);
-    cr_expect(file_has(sv.log, "serve: CURVE: refused client"), "no refusal in %s", sv.log);
-    cr_expect(file_has(sv.log, "reconstructed 1, clients refused "), "summary in %s", sv.log);
+    cr_expect(tl_test_file_has(sv.log, "serve: CURVE: refused client"), "no refusal in %s", sv.log);
+    cr_expect(tl_test_file_has(sv.log, "reconstructed 1, clients refused "), "summary in %s", sv.log);
 }
 
 /* --rotation-axis auto and ring removal: the axis search and the rings run at
@@ -471,11 +433,11 @@ static void served_equals_batch(const char *opts)
     tl_test_run(&r, "send '%s' --connect %s --name auto --quiet", scan, sv.endpoint);
     cr_assert_eq(r.exit_code, 0, "send: %s", r.err);
     snprintf(vol, sizeof vol, "%s/auto.nxs", sv.out);
-    cr_assert(wait_for(vol, NULL, 60), "no %s", vol);
+    cr_assert(tl_test_wait_for(vol, NULL, 60), "no %s", vol);
     tl_test_run(&r, "recon '%s' -o '%s' %s --quiet", scan, batch, opts);
     cr_assert_eq(r.exit_code, 0, "%s", r.err);
     assert_volumes_equal(vol, batch, 1e-5);
-    cr_expect(file_has(sv.log, "rotation axis 23.5"), "the searched axis in %s", sv.log);
+    cr_expect(tl_test_file_has(sv.log, "rotation axis 23.5"), "the searched axis in %s", sv.log);
     stop_service(&sv);
 }
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <zmq.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,4 +133,42 @@ double tl_test_disk_projection(double j, double a, double theta, double x0, doub
 #define F(u) (0.5 * ((u) * sqrt(rad * rad - (u) * (u)) + rad * rad * asin((u) / rad)))
     return 2.0 * rho * (F(hi) - F(lo));
 #undef F
+}
+
+void tl_test_sleep(double s)
+{
+    struct timespec ts = {.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+int tl_test_file_has(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+int tl_test_wait_for(const char *path, const char *text, double seconds)
+{
+    for (double t = 0; t < seconds; t += 0.1, tl_test_sleep(0.1))
+        if (text ? tl_test_file_has(path, text) : tl_test_file_exists(path))
+            return 1;
+    return 0;
+}
+
+int tl_test_free_port(void)
+{
+    void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_PULL);
+    zmq_bind(s, "tcp://127.0.0.1:*");
+    char ep[256];
+    size_t len = sizeof ep;
+    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, ep, &len);
+    zmq_close(s);
+    zmq_ctx_term(ctx);
+    return atoi(strrchr(ep, ':') + 1);
 }

@@ -38,4 +38,13 @@ double tl_test_disk_projection(double j, double a, double theta, double x0, doub
  * calling test with the reader's message. */
 float *tl_test_read_volume(const char *path, size_t *nz, size_t *ny, size_t *nx);
 
+/* Sleep `seconds` (fractions too). */
+void tl_test_sleep(double seconds);
+/* `path` exists and contains `text` (the first MiB is read). */
+int tl_test_file_has(const char *path, const char *text);
+/* Wait up to `seconds` for `path` to exist (text NULL) or to contain `text`; 1 when it did. */
+int tl_test_wait_for(const char *path, const char *text, double seconds);
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound and released through ZeroMQ). */
+int tl_test_free_port(void);
+
 #endif
