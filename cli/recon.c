@@ -76,6 +76,16 @@ tl_status tl_recon_check_catalog_url(const tl_config *cfg, tl_error *err)
     return TL_OK;
 }
 
+void tl_recon_outbox(const tl_config *cfg, const char *output_abs, char *buf, size_t size)
+{
+    if (cfg->outbox[0]) {
+        snprintf(buf, size, "%s", cfg->outbox);
+        return;
+    }
+    const char *slash = strrchr(output_abs, '/');
+    snprintf(buf, size, "%.*s/.tomoline-outbox", slash ? (int)(slash - output_abs) : 1, slash ? output_abs : ".");
+}
+
 tl_status tl_recon_publish(const tl_config *cfg, const char *output, tl_volume_writer **writer,
                            const tl_recon_output *o, double t_start, tl_recon_report *report, tl_error *err)
 {
@@ -161,13 +171,7 @@ tl_status tl_recon_publish(const tl_config *cfg, const char *output, tl_volume_w
         if (!realpath(output, out_abs))
             snprintf(out_abs, sizeof out_abs, "%s", output);
         snprintf(checksum, sizeof checksum, "sha256:%s", sha);
-        if (cfg->outbox[0]) {
-            snprintf(outbox, sizeof outbox, "%s", cfg->outbox);
-        } else {
-            const char *slash = strrchr(out_abs, '/');
-            snprintf(outbox, sizeof outbox, "%.*s/.tomoline-outbox", slash ? (int)(slash - out_abs) : 1,
-                     slash ? out_abs : ".");
-        }
+        tl_recon_outbox(cfg, out_abs, outbox, sizeof outbox);
         tl_catalog_record rec = {.output_path = out_abs,
                                  .input_path = in_abs,
                                  .checksum = sha[0] ? checksum : NULL,

@@ -76,6 +76,9 @@ typedef struct tl_recon_output {
 tl_status tl_recon_publish(const tl_config *cfg, const char *output, tl_volume_writer **writer,
                            const tl_recon_output *o, double t_start, tl_recon_report *report,
                            tl_error *err) TL_MUST_CHECK;
+/* Where catalog records wait when the catalog cannot be reached: --outbox, else
+ * .tomoline-outbox beside the output (output_abs: its absolute path). */
+void tl_recon_outbox(const tl_config *cfg, const char *output_abs, char *buf, size_t size);
 /* --catalog names a backend that exists (checked before any work). */
 tl_status tl_recon_check_catalog_url(const tl_config *cfg, tl_error *err) TL_MUST_CHECK;
 

@@ -629,13 +629,7 @@ static void *assemble_main(void *arg)
             snprintf(out_abs, sizeof out_abs, "%s", s->output);
         snprintf(input, sizeof input, "%s (stream protocol 1, scan '%s', routed to %zu workers)", cfg->listen, s->id,
                  s->n_slabs);
-        if (cfg->outbox[0]) {
-            snprintf(outbox, sizeof outbox, "%s", cfg->outbox);
-        } else {
-            const char *slash = strrchr(out_abs, '/');
-            snprintf(outbox, sizeof outbox, "%.*s/.tomoline-outbox", slash ? (int)(slash - out_abs) : 1,
-                     slash ? out_abs : ".");
-        }
+        tl_recon_outbox(cfg, out_abs, outbox, sizeof outbox);
         tl_catalog_record rec = {.output_path = out_abs,
                                  .input_path = input,
                                  .created = date,
