@@ -828,6 +828,17 @@ static const tl_cli_command route_command = {
     .max_positional = 0,
 };
 
+/* Bind `socket` to the endpoint of --OPTION; on failure say why, with examples on `port`. */
+static int bind_or_say(void *socket, const char *option, const char *endpoint, int port)
+{
+    if (zmq_bind(socket, endpoint) == 0)
+        return 0;
+    fprintf(stderr, "tomoline: error: --%s '%s': %s (allowed: an endpoint of this host to bind, e.g. tcp://*:%d, "
+                    "tcp://127.0.0.1:%d or ipc://PATH)\n",
+            option, endpoint, zmq_strerror(errno), port, port);
+    return -1;
+}
+
 int tl_cmd_route(int argc, char **argv)
 {
     tl_config cfg;
@@ -877,17 +888,8 @@ int tl_cmd_route(int argc, char **argv)
         exit_code = tl_cli_fail(&err);
         goto out;
     }
-    if (zmq_bind(r.in, cfg.listen) != 0) {
-        fprintf(stderr, "tomoline: error: --listen '%s': %s (allowed: an endpoint of this host to bind, e.g. "
-                        "tcp://*:5555, tcp://127.0.0.1:5555 or ipc://PATH)\n",
-                cfg.listen, zmq_strerror(errno));
-        exit_code = 1;
-        goto out;
-    }
-    if (zmq_bind(r.status, cfg.report_listen) != 0) {
-        fprintf(stderr, "tomoline: error: --report-listen '%s': %s (allowed: an endpoint of this host to bind, e.g. "
-                        "tcp://*:5561, tcp://127.0.0.1:5561 or ipc://PATH)\n",
-                cfg.report_listen, zmq_strerror(errno));
+    if (bind_or_say(r.in, "listen", cfg.listen, 5555) != 0 ||
+        bind_or_say(r.status, "report-listen", cfg.report_listen, 5561) != 0) {
         exit_code = 1;
         goto out;
     }
